@@ -1,0 +1,42 @@
+// Backend names and the auto rule: cuda when a device answers, else cpu.
+#include <string>
+
+#include "infoflow/infoflow.hpp"
+#include "lse_backends.hpp"
+
+namespace infoflow {
+
+std::string_view backend_name(Backend b) {
+  switch (b) {
+    case Backend::Auto: return "auto";
+    case Backend::Reference: return "reference";
+    case Backend::Cpu: return "cpu";
+    case Backend::Cuda: return "cuda";
+  }
+  return "unknown";
+}
+
+Backend parse_backend(std::string_view name) {
+  for (Backend b : {Backend::Auto, Backend::Reference, Backend::Cpu, Backend::Cuda}) {
+    if (name == backend_name(b)) return b;
+  }
+  throw InvalidArgument("unknown backend '" + std::string(name) +
+                        "' (expected auto, cpu, cuda or reference)");
+}
+
+bool cuda_available() { return detail::cuda_device_usable(nullptr); }
+
+std::string cuda_unavailable_reason() {
+  std::string reason;
+  return detail::cuda_device_usable(&reason) ? std::string() : reason;
+}
+
+Backend resolve_backend(Backend requested) {
+  if (requested == Backend::Auto) return cuda_available() ? Backend::Cuda : Backend::Cpu;
+  if (requested == Backend::Cuda && !cuda_available()) {
+    throw ResourceError("cuda backend requested but unavailable: " + cuda_unavailable_reason());
+  }
+  return requested;
+}
+
+}  // namespace infoflow

@@ -1,0 +1,170 @@
+// Fast CPU backend of the Gaussian log-sum-exp: Highway SIMD with runtime dispatch to
+// the widest instruction set of the running CPU, OpenMP threads over query blocks.
+//
+// Numerics (see host/lse_backends.hpp): float32 direct differences q - c (never the
+// ||q||^2 - 2 q.c + ||c||^2 expansion, which cancels at small sigma), an online
+// log-sum-exp with one rescale per centre tile (one exp per pair, not two), float64
+// running sums across tiles.
+//
+// Centres are packed once into tiles of kTile(d) centres, transposed to d x T so that
+// one vector load reads the same coordinate of N centres. Padding centres carry log
+// weight -inf and so contribute exp(-inf) = 0.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/lse_cpu.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/aligned_allocator.h>
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "cpu/lse_cpu_tiling.hpp"
+#include "lse_backends.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace infoflow::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Exponents e = log_w - alpha ||q - c||^2 of kMicroQueries queries against one packed
+// tile, written to buf (kMicroQueries x T), and each query's maximum over the tile.
+// Register block: kMicroQueries queries x 2 vectors of centres = 8 accumulators.
+HWY_INLINE void TileExponents(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
+                              std::size_t T, std::size_t d,
+                              const float* const* HWY_RESTRICT q, float alpha,
+                              float* HWY_RESTRICT buf, float* tile_max) {
+  static_assert(kMicroQueries == 4, "the register block below is written for 4 queries");
+  const DF df;
+  const std::size_t N = hn::Lanes(df);
+  const VF neg_alpha = hn::Set(df, -alpha);
+  VF m0 = hn::Set(df, -std::numeric_limits<float>::infinity()), m1 = m0, m2 = m0, m3 = m0;
+  for (std::size_t j = 0; j < T; j += 2 * N) {
+    VF a00 = hn::Zero(df), a01 = a00, a10 = a00, a11 = a00;
+    VF a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (std::size_t k = 0; k < d; ++k) {
+      const VF c0 = hn::Load(df, tile + k * T + j);
+      const VF c1 = hn::Load(df, tile + k * T + j + N);
+      VF b = hn::Set(df, q[0][k]);
+      VF t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
+      a00 = hn::MulAdd(t0, t0, a00), a01 = hn::MulAdd(t1, t1, a01);
+      b = hn::Set(df, q[1][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
+      a10 = hn::MulAdd(t0, t0, a10), a11 = hn::MulAdd(t1, t1, a11);
+      b = hn::Set(df, q[2][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
+      a20 = hn::MulAdd(t0, t0, a20), a21 = hn::MulAdd(t1, t1, a21);
+      b = hn::Set(df, q[3][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
+      a30 = hn::MulAdd(t0, t0, a30), a31 = hn::MulAdd(t1, t1, a31);
+    }
+    const VF w0 = hn::Load(df, lw + j), w1 = hn::Load(df, lw + j + N);
+    auto emit = [&](VF acc0, VF acc1, std::size_t r, VF& mx) {
+      const VF e0 = hn::MulAdd(acc0, neg_alpha, w0), e1 = hn::MulAdd(acc1, neg_alpha, w1);
+      hn::Store(e0, df, buf + r * T + j);
+      hn::Store(e1, df, buf + r * T + j + N);
+      mx = hn::Max(mx, hn::Max(e0, e1));
+    };
+    emit(a00, a01, 0, m0), emit(a10, a11, 1, m1), emit(a20, a21, 2, m2), emit(a30, a31, 3, m3);
+  }
+  tile_max[0] = hn::GetLane(hn::MaxOfLanes(df, m0));
+  tile_max[1] = hn::GetLane(hn::MaxOfLanes(df, m1));
+  tile_max[2] = hn::GetLane(hn::MaxOfLanes(df, m2));
+  tile_max[3] = hn::GetLane(hn::MaxOfLanes(df, m3));
+}
+
+// Folds one tile's exponents into a query's running (max, sum): the online rescale.
+HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_max,
+                         float& run_max, double& run_sum) {
+  const float new_max = std::max(run_max, tile_max);
+  if (new_max == -std::numeric_limits<float>::infinity()) return;  // all weights zero so far
+  const DF df;
+  const std::size_t N = hn::Lanes(df);
+  const VF shift = hn::Set(df, new_max);
+  VF acc = hn::Zero(df);
+  for (std::size_t j = 0; j < T; j += N) {
+    acc = hn::Add(acc, hn::Exp(df, hn::Sub(hn::Load(df, e + j), shift)));
+  }
+  const double tile_sum = hn::GetLane(hn::SumOfLanes(df, acc));
+  run_sum = run_sum * std::exp(static_cast<double>(run_max) - new_max) + tile_sum;
+  run_max = new_max;
+}
+
+// One thread's block of up to kBlockQueries queries against every tile.
+void LseQueryBlock(const PackedCenters& pc, const float* queries, std::size_t nq,
+                   float alpha, float* buf, double* out) {
+  float run_max[kBlockQueries];
+  double run_sum[kBlockQueries];
+  std::fill(run_max, run_max + kBlockQueries, -std::numeric_limits<float>::infinity());
+  std::fill(run_sum, run_sum + kBlockQueries, 0.0);
+  const std::size_t d = pc.d, T = pc.tile;
+  for (std::size_t t = 0; t < pc.num_tiles; ++t) {
+    const float* tile = pc.tile_coords(t);
+    const float* lw = pc.tile_log_weights(t);
+    for (std::size_t r0 = 0; r0 < nq; r0 += kMicroQueries) {
+      const float* q[kMicroQueries];
+      for (std::size_t r = 0; r < kMicroQueries; ++r) {
+        q[r] = queries + std::min(r0 + r, nq - 1) * d;  // tail rows repeat the last one
+      }
+      float tile_max[kMicroQueries];
+      TileExponents(tile, lw, T, d, q, alpha, buf, tile_max);
+      for (std::size_t r = 0; r < kMicroQueries && r0 + r < nq; ++r) {
+        FoldTile(buf + r * T, T, tile_max[r], run_max[r0 + r], run_sum[r0 + r]);
+      }
+    }
+  }
+  for (std::size_t r = 0; r < nq; ++r) {
+    out[r] = run_sum[r] > 0 ? run_max[r] + std::log(run_sum[r])
+                            : -std::numeric_limits<double>::infinity();
+  }
+}
+
+std::size_t LanesF32() { return hn::Lanes(DF()); }
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace infoflow::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <omp.h>
+
+namespace infoflow::detail {
+
+HWY_EXPORT(LseQueryBlock);
+HWY_EXPORT(LanesF32);
+HWY_EXPORT(TargetName);
+
+std::size_t cpu_simd_lanes() { return HWY_DYNAMIC_DISPATCH(LanesF32)(); }
+
+std::string cpu_simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+void lse_cpu(const LseProblemF32& p, double* out, int threads, const ProgressFn& progress) {
+  if (p.m == 0) return;
+  const PackedCenters pc = pack_centers(p.centers, p.log_weights, p.n, p.d);
+  const std::size_t num_blocks = (p.m + kBlockQueries - 1) / kBlockQueries;
+  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  std::atomic<std::size_t> done{0};
+  const auto report_every = std::max<std::size_t>(1, num_blocks / 200);
+#pragma omp parallel num_threads(nt)
+  {
+    auto buf = hwy::AllocateAligned<float>(kMicroQueries * pc.tile);
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t b = 0; b < num_blocks; ++b) {
+      const std::size_t r0 = b * kBlockQueries;
+      const std::size_t nq = std::min(kBlockQueries, p.m - r0);
+      HWY_DYNAMIC_DISPATCH(LseQueryBlock)(pc, p.queries + r0 * p.d, nq, p.alpha, buf.get(),
+                                          out + r0);
+      const std::size_t now = done.fetch_add(1) + 1;
+      if (progress && omp_get_thread_num() == 0 && now % report_every == 0) {
+        progress(static_cast<double>(now) / num_blocks);
+      }
+    }
+  }
+  if (progress) progress(1.0);
+}
+
+}  // namespace infoflow::detail
+#endif  // HWY_ONCE

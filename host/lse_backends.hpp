@@ -1,0 +1,46 @@
+// Internal: the three implementations of the Gaussian log-sum-exp primitive.
+//
+// The fast backends (cpu, cuda) take data already "in sigma units": centred on the
+// centres' mean and divided by the length scale in float64, then rounded to float32.
+// That keeps float32 direct differences well inside their range for any sigma and
+// any data offset. The reference takes raw float64 data and is the truth.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "infoflow/infoflow.hpp"
+
+namespace infoflow::detail {
+
+struct LseProblemF32 {
+  const float* queries = nullptr;  // m x d, row-major
+  std::size_t m = 0;
+  const float* centers = nullptr;  // n x d, row-major
+  std::size_t n = 0;
+  const float* log_weights = nullptr;  // n entries, log w_j (-inf allowed for w_j = 0)
+  std::size_t d = 0;
+  float alpha = 0.5f;  // exponent is log w_j - alpha * ||q_i - c_j||^2
+};
+
+// out[i] = log sum_j exp(log_w[j] - alpha ||q_i - c_j||^2), all float64, two passes
+// per query (max, then sum): obviously correct.
+void lse_reference(const double* queries, std::size_t m, const double* centers, std::size_t n,
+                   const double* log_w, std::size_t d, double alpha, double* out);
+
+// SIMD + threads, online (running-max) log-sum-exp over centre tiles.
+void lse_cpu(const LseProblemF32& p, double* out, int threads, const ProgressFn& progress);
+
+// The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its
+// float32 lanes.
+std::string cpu_simd_target();
+std::size_t cpu_simd_lanes();
+
+// Tiled CUDA kernel. Throws ResourceError when no device is usable or memory runs out.
+void lse_cuda(const LseProblemF32& p, double* out, const ProgressFn& progress);
+
+// True when the CUDA backend is compiled in and a device answers. Never throws; on
+// false, *reason says why.
+bool cuda_device_usable(std::string* reason);
+
+}  // namespace infoflow::detail

@@ -1,0 +1,37 @@
+// Internal: validation, the move to "sigma units", and the one switch over backends.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "infoflow/infoflow.hpp"
+
+namespace infoflow::detail {
+
+// Throws InvalidArgument naming `what` for an empty matrix or a non-finite entry.
+void check_matrix(MatrixView<double> x, const char* what);
+// Throws InvalidArgument unless weights is empty or n finite non-negative numbers summing to 1.
+void check_weights(Span<const double> weights, std::size_t n);
+// Throws InvalidArgument unless v is finite and > 0.
+void check_positive(double v, const char* what);
+
+// Centres ready for every backend: the raw float64 view and log-weights for the
+// reference; for the fast backends, (c - mean) / scale in float32 and float32
+// log-weights shifted so the largest is 0 (the shift kept in float64).
+struct PreparedCenters {
+  MatrixView<double> raw;
+  std::vector<double> log_w;  // log w_j, float64
+  std::vector<double> mean;
+  double scale = 1;
+  std::vector<float> centers;
+  std::vector<float> log_w_shifted;
+  double log_w_offset = 0;
+};
+PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> weights,
+                                double scale, Backend backend);
+
+// out[i] = log sum_j w_j exp(-alpha ||q_i - c_j||^2) on a resolved backend (not Auto).
+void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
+                  double alpha, double* out, int threads, const ProgressFn& progress);
+
+}  // namespace infoflow::detail

@@ -1,0 +1,58 @@
+// Standard normal draws from a counter-based generator (Random123 Philox-4x32-10).
+//
+// Draw (row, k) of stream `stream` under `seed` is a pure function of those four numbers,
+// so every backend, thread count and tiling sees the same noise: the cpu and cuda
+// backends and a run split across processes all estimate from identical queries.
+// One Philox call yields four 32-bit words -> two 64-bit uniforms -> one Box-Muller
+// pair, i.e. two normals for dimensions (2b, 2b+1) of a row.
+#pragma once
+
+#include <Random123/boxmuller.hpp>
+#include <Random123/philox.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace infoflow::rng {
+
+// Streams keep independent uses of one seed apart (MC queries, network noise, ...).
+enum class Stream : std::uint32_t { MonteCarloQueries = 1, QuerySelection = 2 };
+
+// Fills out[0..d) with the normals of `row`.
+inline void normal_row(std::uint64_t seed, Stream stream, std::uint64_t row, double* out,
+                       std::size_t d) {
+  using Philox = r123::Philox4x32;
+  Philox gen;
+  const Philox::key_type key = {{static_cast<std::uint32_t>(seed),
+                                 static_cast<std::uint32_t>(seed >> 32)}};
+  for (std::size_t b = 0; 2 * b < d; ++b) {
+    const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(b),
+                                   static_cast<std::uint32_t>(row),
+                                   static_cast<std::uint32_t>(row >> 32),
+                                   static_cast<std::uint32_t>(stream)}};
+    const Philox::ctr_type r = gen(ctr, key);
+    const std::uint64_t u0 = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
+    const std::uint64_t u1 = (static_cast<std::uint64_t>(r[2]) << 32) | r[3];
+    const r123::double2 z = r123::boxmuller(u0, u1);
+    out[2 * b] = z.x;
+    if (2 * b + 1 < d) out[2 * b + 1] = z.y;
+  }
+}
+
+// A uniform integer in [0, bound) for `row` (bound > 0), e.g. which centre a query
+// is drawn from; the 64-bit multiply-shift keeps the bias below 2^-32.
+inline std::uint64_t uniform_index(std::uint64_t seed, Stream stream, std::uint64_t row,
+                                   std::uint64_t bound) {
+  using Philox = r123::Philox4x32;
+  Philox gen;
+  const Philox::key_type key = {{static_cast<std::uint32_t>(seed),
+                                 static_cast<std::uint32_t>(seed >> 32)}};
+  const Philox::ctr_type ctr = {{0u, static_cast<std::uint32_t>(row),
+                                 static_cast<std::uint32_t>(row >> 32),
+                                 static_cast<std::uint32_t>(stream)}};
+  const Philox::ctr_type r = gen(ctr, key);
+  const std::uint64_t u = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(u) * bound) >> 64);
+}
+
+}  // namespace infoflow::rng

@@ -1,0 +1,133 @@
+// infoflow: differential entropy of Gaussian mixtures and the information flow of
+// noisy neural networks (Goldfeld et al., ICML 2019).
+//
+// The one primitive behind everything is a Gaussian-kernel log-sum-exp
+//     LSE_i = log sum_j w_j exp(-alpha * ||q_i - c_j||^2)
+// over m query rows and n centre rows. The Monte Carlo entropy, the pairwise
+// (Kolchinsky-Tracey) bounds and the mixture log-density are all that primitive with a
+// different alpha and different queries. Every backend (float64 reference, SIMD CPU,
+// CUDA) computes it without ever forming the m x n matrix.
+//
+// This header is the whole public API: plain structs and views, no CUDA types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace infoflow {
+
+std::string_view version();
+
+// ---- errors -------------------------------------------------------------------------
+// Everything the library throws derives from Error; the message names the input and the
+// problem, ready to print as one line.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct InvalidArgument : Error {  // bad shape, value, option
+  using Error::Error;
+};
+struct IoError : Error {  // unreadable, truncated or malformed file
+  using Error::Error;
+};
+struct ResourceError : Error {  // does not fit in memory, device failure
+  using Error::Error;
+};
+
+// ---- views --------------------------------------------------------------------------
+// Non-owning row-major (C order) matrix: rows x cols, element (i, k) at data[i*cols + k].
+template <class T>
+struct MatrixView {
+  const T* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+};
+
+template <class T>
+struct Span {
+  T* data = nullptr;
+  std::size_t size = 0;
+  T* begin() const { return data; }
+  T* end() const { return data + size; }
+  T& operator[](std::size_t i) const { return data[i]; }
+  bool empty() const { return size == 0; }
+};
+
+// ---- backends -----------------------------------------------------------------------
+enum class Backend {
+  Auto,       // cuda when a usable device exists, else cpu
+  Reference,  // float64 scalar loops: slow, the truth the others are tested against
+  Cpu,        // float32 SIMD on direct differences, all cores, float64 final sums
+  Cuda,       // tiled GPU kernel, same numerics as cpu
+};
+std::string_view backend_name(Backend b);
+Backend parse_backend(std::string_view name);  // throws InvalidArgument
+// True when the CUDA backend was compiled in and a device answers; never throws.
+bool cuda_available();
+// Why cuda_available() is false ("built without CUDA", "no CUDA driver", ...), or "".
+std::string cuda_unavailable_reason();
+// Resolves Auto to the backend that will run.
+Backend resolve_backend(Backend requested);
+
+// Called with the fraction of work done, from the calling thread only.
+using ProgressFn = std::function<void(double fraction)>;
+
+struct ComputeOptions {
+  Backend backend = Backend::Auto;
+  int threads = 0;  // cpu backend: 0 = all hardware threads
+  ProgressFn progress;
+};
+
+// ---- the primitive --------------------------------------------------------------------
+// out[i] = log sum_j w_j exp(-alpha ||q_i - c_j||^2), w_j = weights[j] (uniform 1/n when
+// weights is empty). queries m x d, centers n x d, out has m entries. Returns the
+// backend that ran.
+Backend log_sum_exp_gaussian(MatrixView<double> queries, MatrixView<double> centers,
+                             Span<const double> weights, double alpha, Span<double> out,
+                             const ComputeOptions& opt = {});
+
+// Log-density of the mixture g = sum_j w_j N(c_j, sigma^2 I) at each query row: the
+// quantity scikit-learn's KernelDensity.score_samples returns.
+Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
+                    Span<const double> weights, double sigma, Span<double> out,
+                    const ComputeOptions& opt = {});
+
+// ---- mixture entropy ------------------------------------------------------------------
+struct EntropyOptions {
+  double sigma = 0;                   // component standard deviation, > 0
+  std::size_t samples_per_center = 1;  // K Monte Carlo draws per centre
+  std::uint64_t seed = 0;              // Philox key: same seed, same draws on every backend
+  bool bounds = false;                 // also the Kolchinsky-Tracey pairwise bounds
+  ComputeOptions compute;
+};
+
+struct EntropyResult {
+  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  double entropy_nats = kNaN;  // Monte Carlo estimate of h(g)
+  double stderr_nats = kNaN;   // its standard error
+  double kl_upper_nats = kNaN;            // with bounds only
+  double bhattacharyya_lower_nats = kNaN;  // with bounds only
+  std::size_t n = 0, d = 0;
+  std::size_t samples = 0;  // Monte Carlo queries used: n * samples_per_center
+  double sigma = 0;
+  Backend backend = Backend::Cpu;  // the backend that ran
+  double seconds = 0;
+};
+
+// h(g) for g = sum_i w_i N(c_i, sigma^2 I_d), in nats, by Monte Carlo: K draws
+// y = c_i + sigma z per centre, h = -sum_i w_i mean_k log g(y_ik).
+EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> weights,
+                              const EntropyOptions& opt);
+inline EntropyResult mixture_entropy(MatrixView<double> centers, const EntropyOptions& opt) {
+  return mixture_entropy(centers, Span<const double>{}, opt);
+}
+
+// Entropy of one component, (d/2) log(2 pi e sigma^2).
+double gaussian_entropy(std::size_t d, double sigma);
+
+}  // namespace infoflow
