@@ -1,0 +1,61 @@
+// Shared helpers of the test suite: backends to sweep, random data, 1-D quadrature.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "infoflow/infoflow.hpp"
+
+namespace infoflow::testing {
+
+// Every backend a test sweeps; cuda ones skip at run time without a device.
+inline std::vector<Backend> all_backends() {
+  return {Backend::Reference, Backend::Cpu, Backend::Cuda};
+}
+
+inline std::string param_name(const ::testing::TestParamInfo<Backend>& info) {
+  return std::string(backend_name(info.param));
+}
+
+#define INFOFLOW_SKIP_IF_UNAVAILABLE(backend)                                         \
+  do {                                                                                \
+    if ((backend) == ::infoflow::Backend::Cuda && !::infoflow::cuda_available()) {     \
+      GTEST_SKIP() << "no CUDA device: " << ::infoflow::cuda_unavailable_reason();    \
+    }                                                                                 \
+  } while (0)
+
+inline std::vector<double> random_matrix(std::size_t rows, std::size_t cols, unsigned seed,
+                                         double scale = 1.0) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  std::vector<double> x(rows * cols);
+  for (double& v : x) v = normal(gen);
+  return x;
+}
+
+// h(g) = -integral g log g for a 1-D equal-weight mixture, by the trapezoid rule on a grid
+// of `points` nodes covering every centre +- 12 sigma (tails beyond contribute < 1e-30).
+inline double quadrature_entropy_1d(const std::vector<double>& centers, double sigma,
+                                    std::size_t points = 400001) {
+  double lo = centers[0], hi = centers[0];
+  for (double c : centers) lo = std::min(lo, c), hi = std::max(hi, c);
+  lo -= 12 * sigma, hi += 12 * sigma;
+  const double h = (hi - lo) / (points - 1);
+  const double norm = 1 / (centers.size() * std::sqrt(2 * M_PI) * sigma);
+  double sum = 0;
+  for (std::size_t i = 0; i < points; ++i) {
+    const double x = lo + i * h;
+    double g = 0;
+    for (double c : centers) g += std::exp(-(x - c) * (x - c) / (2 * sigma * sigma));
+    g *= norm;
+    const double f = g > 0 ? -g * std::log(g) : 0.0;
+    sum += (i == 0 || i + 1 == points) ? f / 2 : f;
+  }
+  return sum * h;
+}
+
+}  // namespace infoflow::testing
