@@ -85,10 +85,17 @@ PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> w
 }
 
 void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
-                  double alpha, double* out, int threads, const ProgressFn& progress) {
+                  double alpha, double* out, int threads, const ProgressFn& progress,
+                  SegmentsView seg) {
   const std::size_t d = c.raw.cols, m = queries.rows;
+  const std::size_t whole_q[2] = {0, m}, whole_c[2] = {0, c.raw.rows};
+  if (seg.count == 0) seg = {whole_q, whole_c, 1};
   if (backend == Backend::Reference) {
-    lse_reference(queries.data, m, c.raw.data, c.raw.rows, c.log_w.data(), d, alpha, out);
+    for (std::size_t s = 0; s < seg.count; ++s) {
+      const std::size_t q0 = seg.query_offsets[s], c0 = seg.center_offsets[s];
+      lse_reference(queries.data + q0 * d, seg.query_offsets[s + 1] - q0, c.raw.data + c0 * d,
+                    seg.center_offsets[s + 1] - c0, c.log_w.data() + c0, d, alpha, out + q0);
+    }
     if (progress) progress(1.0);
     return;
   }
@@ -104,9 +111,9 @@ void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> 
   p.log_weights = c.log_w_shifted.data(), p.d = d;
   p.alpha = static_cast<float>(alpha * c.scale * c.scale);
   if (backend == Backend::Cuda) {
-    lse_cuda(p, out, progress);
+    lse_cuda(p, seg, out, progress);
   } else {
-    lse_cpu(p, out, threads, progress);
+    lse_cpu(p, seg, out, threads, progress);
   }
   for (std::size_t i = 0; i < m; ++i) out[i] += c.log_w_offset;
 }

@@ -23,13 +23,23 @@ struct LseProblemF32 {
   float alpha = 0.5f;  // exponent is log w_j - alpha * ||q_i - c_j||^2
 };
 
+// Segment s pairs queries [query_offsets[s], query_offsets[s + 1]) with centres
+// [center_offsets[s], center_offsets[s + 1]): many small mixtures (the conditional
+// entropies of the SP estimator) in one call. count == 0 means one segment of everything.
+struct SegmentsView {
+  const std::size_t* query_offsets = nullptr;   // count + 1 entries
+  const std::size_t* center_offsets = nullptr;  // count + 1 entries
+  std::size_t count = 0;
+};
+
 // out[i] = log sum_j exp(log_w[j] - alpha ||q_i - c_j||^2), all float64, two passes
 // per query (max, then sum): obviously correct.
 void lse_reference(const double* queries, std::size_t m, const double* centers, std::size_t n,
                    const double* log_w, std::size_t d, double alpha, double* out);
 
 // SIMD + threads, online (running-max) log-sum-exp over centre tiles.
-void lse_cpu(const LseProblemF32& p, double* out, int threads, const ProgressFn& progress);
+void lse_cpu(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
+             const ProgressFn& progress);
 
 // The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its
 // float32 lanes.
@@ -37,7 +47,9 @@ std::string cpu_simd_target();
 std::size_t cpu_simd_lanes();
 
 // Tiled CUDA kernel. Throws ResourceError when no device is usable or memory runs out.
-void lse_cuda(const LseProblemF32& p, double* out, const ProgressFn& progress);
+// Segmented: one launch covers every segment.
+void lse_cuda(const LseProblemF32& p, SegmentsView segments, double* out,
+              const ProgressFn& progress);
 
 // True when the CUDA backend is compiled in and a device answers. Never throws; on
 // false, *reason says why.

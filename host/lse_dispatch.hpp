@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "infoflow/infoflow.hpp"
+#include "lse_backends.hpp"
 
 namespace infoflow::detail {
 
@@ -30,8 +31,10 @@ struct PreparedCenters {
 PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> weights,
                                 double scale, Backend backend);
 
-// out[i] = log sum_j w_j exp(-alpha ||q_i - c_j||^2) on a resolved backend (not Auto).
+// out[i] = log sum_j w_j exp(-alpha ||q_i - c_j||^2) on a resolved backend (not Auto),
+// over all centres, or per segment (centre offsets index rows of c).
 void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
-                  double alpha, double* out, int threads, const ProgressFn& progress);
+                  double alpha, double* out, int threads, const ProgressFn& progress,
+                  SegmentsView segments = {});
 
 }  // namespace infoflow::detail

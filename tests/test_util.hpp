@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,13 @@ namespace infoflow::testing {
 inline std::vector<Backend> all_backends() {
   return {Backend::Reference, Backend::Cpu, Backend::Cuda};
 }
+
+// Readable backend names in gtest/ctest output instead of "4-byte object".
+}  // namespace infoflow::testing
+namespace infoflow {
+inline void PrintTo(Backend b, std::ostream* os) { *os << backend_name(b); }
+}  // namespace infoflow
+namespace infoflow::testing {
 
 inline std::string param_name(const ::testing::TestParamInfo<Backend>& info) {
   return std::string(backend_name(info.param));

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "cpu/lse_cpu_tiling.hpp"
 #include "lse_backends.hpp"
@@ -93,17 +94,18 @@ HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_
   run_max = new_max;
 }
 
-// One thread's block of up to kBlockQueries queries against every tile.
-void LseQueryBlock(const PackedCenters& pc, const float* queries, std::size_t nq,
-                   float alpha, float* buf, double* out) {
+// One thread's block of up to kBlockQueries queries against tiles [t0, t1).
+void LseQueryBlock(const PackedCenters& pc, std::size_t t0, std::size_t t1,
+                   const float* queries, std::size_t nq, float alpha, float* buf, double* out) {
   float run_max[kBlockQueries];
   double run_sum[kBlockQueries];
   std::fill(run_max, run_max + kBlockQueries, -std::numeric_limits<float>::infinity());
   std::fill(run_sum, run_sum + kBlockQueries, 0.0);
-  const std::size_t d = pc.d, T = pc.tile;
-  for (std::size_t t = 0; t < pc.num_tiles; ++t) {
+  const std::size_t d = pc.d;
+  for (std::size_t t = t0; t < t1; ++t) {
     const float* tile = pc.tile_coords(t);
     const float* lw = pc.tile_log_weights(t);
+    const std::size_t T = pc.tile_width[t];
     for (std::size_t r0 = 0; r0 < nq; r0 += kMicroQueries) {
       const float* q[kMicroQueries];
       for (std::size_t r = 0; r < kMicroQueries; ++r) {
@@ -141,25 +143,36 @@ std::size_t cpu_simd_lanes() { return HWY_DYNAMIC_DISPATCH(LanesF32)(); }
 
 std::string cpu_simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
-void lse_cpu(const LseProblemF32& p, double* out, int threads, const ProgressFn& progress) {
-  if (p.m == 0) return;
-  const PackedCenters pc = pack_centers(p.centers, p.log_weights, p.n, p.d);
-  const std::size_t num_blocks = (p.m + kBlockQueries - 1) / kBlockQueries;
+void lse_cpu(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
+             const ProgressFn& progress) {
+  const std::size_t whole[2] = {0, p.n}, whole_q[2] = {0, p.m};
+  if (seg.count == 0) seg = {whole_q, whole, 1};
+  const PackedCenters pc = pack_centers(p.centers, p.log_weights, p.d, seg.center_offsets, seg.count);
+  struct Block {
+    std::size_t segment, row, rows;
+  };
+  std::vector<Block> blocks;  // dynamic scheduling balances unequal segments
+  for (std::size_t s = 0; s < seg.count; ++s) {
+    for (std::size_t r = seg.query_offsets[s]; r < seg.query_offsets[s + 1]; r += kBlockQueries) {
+      blocks.push_back({s, r, std::min(kBlockQueries, seg.query_offsets[s + 1] - r)});
+    }
+  }
   const int nt = threads > 0 ? threads : omp_get_max_threads();
   std::atomic<std::size_t> done{0};
-  const auto report_every = std::max<std::size_t>(1, num_blocks / 200);
+  const auto report_every = std::max<std::size_t>(1, blocks.size() / 200);
 #pragma omp parallel num_threads(nt)
   {
-    auto buf = hwy::AllocateAligned<float>(kMicroQueries * pc.tile);
+    auto buf = hwy::AllocateAligned<float>(kMicroQueries * std::max<std::size_t>(pc.max_tile, 1));
 #pragma omp for schedule(dynamic, 1)
-    for (std::size_t b = 0; b < num_blocks; ++b) {
-      const std::size_t r0 = b * kBlockQueries;
-      const std::size_t nq = std::min(kBlockQueries, p.m - r0);
-      HWY_DYNAMIC_DISPATCH(LseQueryBlock)(pc, p.queries + r0 * p.d, nq, p.alpha, buf.get(),
-                                          out + r0);
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      const Block& k = blocks[b];
+      HWY_DYNAMIC_DISPATCH(LseQueryBlock)(pc, pc.segment_tiles[k.segment],
+                                          pc.segment_tiles[k.segment + 1],
+                                          p.queries + k.row * p.d, k.rows, p.alpha, buf.get(),
+                                          out + k.row);
       const std::size_t now = done.fetch_add(1) + 1;
       if (progress && omp_get_thread_num() == 0 && now % report_every == 0) {
-        progress(static_cast<double>(now) / num_blocks);
+        progress(static_cast<double>(now) / blocks.size());
       }
     }
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <vector>
 
 namespace infoflow::detail {
 
@@ -22,33 +23,56 @@ constexpr std::size_t kTileQuantum = 32;
 constexpr std::size_t kTileTargetBytes = 16 * 1024;
 constexpr std::size_t kTileMax = 512;
 
-inline std::size_t tile_width(std::size_t d) {
+// Tile width for a segment of n centres: full tiles of ~kTileTargetBytes, but no wider
+// than the segment (rounded to kTileQuantum), so small conditional mixtures waste little.
+inline std::size_t tile_width(std::size_t d, std::size_t n) {
   std::size_t t = kTileTargetBytes / (sizeof(float) * d);
-  t = std::clamp<std::size_t>(t, kTileQuantum, kTileMax);
-  return t / kTileQuantum * kTileQuantum;
+  t = std::clamp<std::size_t>(t, kTileQuantum, kTileMax) / kTileQuantum * kTileQuantum;
+  return std::min(t, (n + kTileQuantum - 1) / kTileQuantum * kTileQuantum);
 }
 
+// All segments' centres, packed tile by tile; tiles never straddle segments.
 struct PackedCenters {
-  std::size_t n = 0, d = 0, tile = 0, num_tiles = 0;
-  hwy::AlignedFreeUniquePtr<float[]> data;  // per tile: d x tile coordinates, then tile log-weights
-  std::size_t tile_floats() const { return (d + 1) * tile; }
-  const float* tile_coords(std::size_t t) const { return data.get() + t * tile_floats(); }
-  const float* tile_log_weights(std::size_t t) const { return tile_coords(t) + d * tile; }
+  std::size_t d = 0, max_tile = 0;
+  std::vector<std::size_t> tile_offset;  // float offset of each tile, num_tiles + 1 entries
+  std::vector<std::size_t> tile_width;
+  std::vector<std::size_t> segment_tiles;  // tiles of segment s: [segment_tiles[s], [s + 1])
+  hwy::AlignedFreeUniquePtr<float[]> data;  // per tile: d x width coordinates, then log-weights
+  const float* tile_coords(std::size_t t) const { return data.get() + tile_offset[t]; }
+  const float* tile_log_weights(std::size_t t) const {
+    return tile_coords(t) + d * tile_width[t];
+  }
 };
 
-inline PackedCenters pack_centers(const float* centers, const float* log_w, std::size_t n,
-                                  std::size_t d) {
+// center_offsets: count + 1 row offsets delimiting the segments.
+inline PackedCenters pack_centers(const float* centers, const float* log_w, std::size_t d,
+                                  const std::size_t* center_offsets, std::size_t count) {
   PackedCenters pc;
-  pc.n = n, pc.d = d, pc.tile = tile_width(d);
-  pc.num_tiles = (n + pc.tile - 1) / pc.tile;
-  pc.data = hwy::AllocateAligned<float>(pc.num_tiles * pc.tile_floats());
-  for (std::size_t t = 0; t < pc.num_tiles; ++t) {
-    float* coords = pc.data.get() + t * pc.tile_floats();
-    float* lw = coords + d * pc.tile;
-    for (std::size_t c = 0; c < pc.tile; ++c) {
-      const std::size_t j = t * pc.tile + c;
-      for (std::size_t k = 0; k < d; ++k) coords[k * pc.tile + c] = j < n ? centers[j * d + k] : 0.f;
-      lw[c] = j < n ? log_w[j] : -std::numeric_limits<float>::infinity();
+  pc.d = d;
+  pc.segment_tiles.push_back(0);
+  pc.tile_offset.push_back(0);
+  for (std::size_t s = 0; s < count; ++s) {
+    const std::size_t n = center_offsets[s + 1] - center_offsets[s];
+    const std::size_t w = tile_width(d, n);
+    for (std::size_t j = 0; j < n; j += w) {
+      pc.tile_width.push_back(w);
+      pc.tile_offset.push_back(pc.tile_offset.back() + (d + 1) * w);
+      pc.max_tile = std::max(pc.max_tile, w);
+    }
+    pc.segment_tiles.push_back(pc.tile_width.size());
+  }
+  pc.data = hwy::AllocateAligned<float>(std::max<std::size_t>(pc.tile_offset.back(), 1));
+  for (std::size_t s = 0; s < count; ++s) {
+    std::size_t j = center_offsets[s];
+    for (std::size_t t = pc.segment_tiles[s]; t < pc.segment_tiles[s + 1]; ++t) {
+      const std::size_t w = pc.tile_width[t];
+      float* coords = pc.data.get() + pc.tile_offset[t];
+      float* lw = coords + d * w;
+      for (std::size_t c = 0; c < w; ++c, ++j) {
+        const bool real = j < center_offsets[s + 1];
+        for (std::size_t k = 0; k < d; ++k) coords[k * w + c] = real ? centers[j * d + k] : 0.f;
+        lw[c] = real ? log_w[j] : -std::numeric_limits<float>::infinity();
+      }
     }
   }
   return pc;

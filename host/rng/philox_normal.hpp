@@ -16,7 +16,12 @@
 namespace infoflow::rng {
 
 // Streams keep independent uses of one seed apart (MC queries, network noise, ...).
-enum class Stream : std::uint32_t { MonteCarloQueries = 1, QuerySelection = 2 };
+enum class Stream : std::uint32_t { MonteCarloQueries = 1, QuerySelection = 2, LayerNoiseBase = 16 };
+
+// The noise Z_l of network layer l (1-based).
+inline Stream layer_noise(std::size_t layer) {
+  return static_cast<Stream>(static_cast<std::uint32_t>(Stream::LayerNoiseBase) + layer);
+}
 
 // Fills out[0..d) with the normals of `row`.
 inline void normal_row(std::uint64_t seed, Stream stream, std::uint64_t row, double* out,

@@ -1,0 +1,42 @@
+// A one-line progress indicator on stderr, shown only when stderr is a terminal and the
+// run has already taken a couple of seconds, so scripts and quick runs see nothing.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace infoflow::cli {
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(const char* label)
+      : label_(label), enabled_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
+  ~ProgressLine() { finish(); }
+  void update(double fraction) {
+    if (!enabled_) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (elapsed < kDelaySeconds || elapsed - last_ < 0.2) return;
+    last_ = elapsed;
+    const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
+    std::fprintf(stderr, "\r%s: %5.1f%%  elapsed %.0fs  eta %.0fs   ", label_, 100 * fraction,
+                 elapsed, eta);
+    shown_ = true;
+  }
+  void finish() {
+    if (shown_) std::fprintf(stderr, "\r%60s\r", "");
+    shown_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr double kDelaySeconds = 2.0;
+  const char* label_;
+  bool enabled_;
+  bool shown_ = false;
+  double last_ = 0;
+  Clock::time_point start_;
+};
+
+}  // namespace infoflow::cli

@@ -1,0 +1,25 @@
+// The CPU-only build (INFOFLOW_ENABLE_CUDA=OFF): the CUDA backend exists as a name only,
+// reports itself unusable and refuses work, so callers need no #ifdefs.
+#include <string>
+
+#include "lse_backends.hpp"
+
+namespace infoflow::detail {
+namespace {
+constexpr const char* kReason = "infoflow was built without CUDA (INFOFLOW_ENABLE_CUDA=OFF)";
+}  // namespace
+
+bool cuda_device_usable(std::string* reason) {
+  try {
+    if (reason != nullptr) *reason = kReason;
+  } catch (...) {  // std::bad_alloc: the answer is still false
+  }
+  return false;
+}
+
+void lse_cuda(const LseProblemF32& /*p*/, SegmentsView /*segments*/, double* /*out*/,
+              const ProgressFn& /*progress*/) {
+  throw ResourceError(std::string("CUDA backend unavailable: ") + kReason);
+}
+
+}  // namespace infoflow::detail

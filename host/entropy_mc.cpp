@@ -1,0 +1,116 @@
+// Monte Carlo entropies of many mixtures in one segmented log-sum-exp (PAPER.md §2.3):
+// h(g_s) = -E log g_s(Y), Y ~ g_s, estimated from draws y = c + sigma z.
+#include "entropy_mc.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lse_backends.hpp"
+#include "rng/philox_normal.hpp"
+
+namespace infoflow::detail {
+namespace {
+
+// Query rows generated per pass: bounds the float64 staging buffer to about 128 MiB
+// whatever d is, while keeping passes long enough to fill every core.
+std::size_t chunk_rows(std::size_t d) {
+  return std::clamp<std::size_t>((std::size_t{1} << 24) / d, 256, std::size_t{1} << 20);
+}
+
+// Weighted sums for an estimate and its standard error, in float64, shifted by the first
+// value so that the variance does not cancel.
+struct MeanAccumulator {
+  double shift = 0, sw = 0, swx = 0, sw2 = 0, sw2x = 0, sw2x2 = 0;
+  std::size_t count = 0;
+  void add(double w, double x) {
+    if (count++ == 0) shift = x;
+    const double y = x - shift;
+    sw += w, swx += w * y, sw2 += w * w, sw2x += w * w * y, sw2x2 += w * w * y * y;
+  }
+  double mean() const { return shift + swx / sw; }
+  // Standard error of the weighted mean sum_r w_r x_r / sum_r w_r, treating the draws as
+  // independent: with equal weights, sample std / sqrt(N). Conservative for stratified
+  // (per-centre) draws, whose variance is lower.
+  double standard_error() const {
+    if (count < 2) return std::nan("");
+    const double m = swx / sw;
+    const double ss = std::max(0.0, sw2x2 - 2 * m * sw2x + m * m * sw2) / (sw * sw);
+    return std::sqrt(ss * count / (count - 1.0));
+  }
+};
+
+// Centre and weight of global query g in segment s (first query of s is q0).
+struct QuerySource {
+  std::size_t center;
+  double weight;
+};
+
+QuerySource query_source(const PreparedCenters& c, const std::vector<std::size_t>& co,
+                         const QueryPlan& plan, std::size_t s, std::size_t local,
+                         std::uint64_t seed, std::uint64_t row) {
+  const std::size_t n_s = co[s + 1] - co[s];
+  if (plan.per_mixture > 0) {
+    return {co[s] + rng::uniform_index(seed, rng::Stream::QuerySelection, row, n_s), 1.0};
+  }
+  const std::size_t i = co[s] + local / plan.per_center;
+  return {i, std::exp(c.log_w[i])};
+}
+
+}  // namespace
+
+std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
+                                                  const std::vector<std::size_t>& co,
+                                                  const QueryPlan& plan, double sigma,
+                                                  std::uint64_t seed, std::uint64_t row_base,
+                                                  int threads, const ProgressFn& progress) {
+  const std::size_t count = co.size() - 1, d = c.raw.cols;
+  std::vector<std::size_t> qo(count + 1, 0);  // query offsets per segment
+  double pairs_total = 0;
+  for (std::size_t s = 0; s < count; ++s) {
+    const std::size_t n_s = co[s + 1] - co[s];
+    const std::size_t q_s = plan.per_mixture > 0 ? plan.per_mixture : plan.per_center * n_s;
+    qo[s + 1] = qo[s] + q_s;
+    pairs_total += static_cast<double>(q_s) * n_s;
+  }
+  const std::size_t total = qo[count], rows = std::min(chunk_rows(d), std::max<std::size_t>(total, 1));
+  const double log_norm = 0.5 * d * std::log(2 * M_PI * sigma * sigma);
+  std::vector<double> queries(rows * d), lse(rows), z(d);
+  std::vector<double> weight(rows);
+  std::vector<std::size_t> seg_of(rows), chunk_qo, chunk_co;
+  std::vector<MeanAccumulator> acc(count);
+  double pairs_done = 0;
+  std::size_t s_first = 0;
+  for (std::size_t g0 = 0; g0 < total; g0 += rows) {
+    const std::size_t m = std::min(rows, total - g0);
+    while (qo[s_first + 1] <= g0) ++s_first;
+    chunk_qo.assign(1, 0), chunk_co.assign(1, co[s_first]);
+    double chunk_pairs = 0;
+    for (std::size_t s = s_first, r = 0; r < m; ++s) {
+      const std::size_t end = std::min(qo[s + 1], g0 + m) - g0;
+      for (; r < end; ++r) {
+        const QuerySource src = query_source(c, co, plan, s, g0 + r - qo[s], seed, row_base + g0 + r);
+        rng::normal_row(seed, rng::Stream::MonteCarloQueries, row_base + g0 + r, z.data(), d);
+        for (std::size_t k = 0; k < d; ++k) queries[r * d + k] = c.raw.data[src.center * d + k] + sigma * z[k];
+        weight[r] = src.weight, seg_of[r] = s;
+      }
+      chunk_qo.push_back(end), chunk_co.push_back(co[s + 1]);
+      chunk_pairs += static_cast<double>(end - (chunk_qo[chunk_qo.size() - 2])) * (co[s + 1] - co[s]);
+    }
+    const SegmentsView seg{chunk_qo.data(), chunk_co.data(), chunk_qo.size() - 1};
+    ProgressFn part;
+    if (progress) {
+      part = [&](double f) { progress((pairs_done + f * chunk_pairs) / pairs_total); };
+    }
+    lse_dispatch(backend, c, {queries.data(), m, d}, 1 / (2 * sigma * sigma), lse.data(),
+                 threads, part, seg);
+    pairs_done += chunk_pairs;
+    for (std::size_t r = 0; r < m; ++r) acc[seg_of[r]].add(weight[r], -(lse[r] - log_norm));
+  }
+  std::vector<MixtureEstimate> est(count);
+  for (std::size_t s = 0; s < count; ++s) {
+    est[s] = {acc[s].mean(), acc[s].standard_error(), qo[s + 1] - qo[s]};
+  }
+  return est;
+}
+
+}  // namespace infoflow::detail

@@ -1,0 +1,34 @@
+// Internal: Monte Carlo entropies of many Gaussian mixtures at once (one segmented
+// log-sum-exp), the engine behind mixture_entropy and the SP estimator.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lse_dispatch.hpp"
+
+namespace infoflow::detail {
+
+// How the queries of each mixture are drawn. Exactly one of the two is non-zero.
+struct QueryPlan {
+  std::size_t per_center = 0;   // J draws c_i + sigma z for every centre (stratified)
+  std::size_t per_mixture = 0;  // Q draws from the mixture: uniform random centre + noise
+};
+
+struct MixtureEstimate {
+  double entropy = 0, stderr = 0;  // nats; stderr NaN with a single query
+  std::size_t queries = 0;
+};
+
+// Mixture s has centres [center_offsets[s], center_offsets[s + 1]) of c (count + 1
+// offsets), weights given by c's log-weights renormalised within the segment (so the
+// caller gives 1/n_s, or the mixture's own weights). Queries are numbered globally from
+// `row_base`: query g of this call uses Philox rows row_base + g, so distinct calls with
+// distinct row_base values draw independent noise from one seed.
+std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
+                                                  const std::vector<std::size_t>& center_offsets,
+                                                  const QueryPlan& plan, double sigma,
+                                                  std::uint64_t seed, std::uint64_t row_base,
+                                                  int threads, const ProgressFn& progress);
+
+}  // namespace infoflow::detail

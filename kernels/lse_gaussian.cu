@@ -1,0 +1,407 @@
+// CUDA backend of the Gaussian log-sum-exp primitive
+//     out_i = log sum_j exp(lw_j - alpha ||q_i - c_j||^2).
+// One thread owns one query row; centres stream through shared memory in tiles of
+// kTileC rows x DC dims. Each thread keeps the partial squared distances of the whole
+// tile in registers across the dim chunks, then folds the tile into an online
+// (running-max) log-sum-exp. Device memory is O((m + n) d): the m x n matrix never exists.
+//
+// On the device, rows are stored padded: d up to a multiple of DC with zeros (padded dims
+// add (0 - 0)^2 = 0 to every distance) and n up to a multiple of kTileC with weight 0
+// (log2 w = -inf). The kernel then needs no bounds checks and loads aligned float4s.
+#include <cuda_runtime.h>
+#include <math_constants.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lse_backends.hpp"
+
+namespace infoflow::detail {
+namespace {
+
+// ---- tuning -------------------------------------------------------------------------
+// 4 warps per block: one query row per thread, so a block needs only 128 rows of work
+// and m ~ 10^5 already fills an H100; small blocks also keep several blocks resident per
+// SM so one block's __syncthreads/staging is hidden behind another's arithmetic.
+constexpr int kThreads = 128;
+// Centres per tile. acc[kTileC] lives in registers: 64 floats plus the query chunk still
+// fit the 128-register cap below without spilling, and 64 pairs per tile amortise the
+// online-LSE bookkeeping (max, rescale, double add) to a few percent.
+constexpr int kTileC = 64;
+// 65536 registers / (4 blocks * 128 threads) = 128 registers per thread at most.
+constexpr int kMinBlocksPerSm = 4;
+// Dims per shared-memory chunk (DC): d <= 4 and d <= 8 get a chunk holding the whole
+// row, so little padded work and the query row stays in registers; larger d loops over
+// chunks of 16 (64 B per row, four float4s) with the running acc[] in registers.
+constexpr int kDcSmall = 4;
+constexpr int kDcMid = 8;
+constexpr int kDcLarge = 16;
+// Staged query rows are padded by one float4 so the per-thread float4 reads of row t
+// (stride DC + 4 words) fall in distinct banks within each quarter-warp.
+constexpr int kQueryPad4 = 1;
+// Per launch: at most 2^20 queries, at least 2^16 (enough blocks for every SM), and
+// otherwise about 2^38 pair-dims (tens of ms on an H100) so progress moves steadily.
+constexpr std::size_t kMaxQueriesPerLaunch = std::size_t{1} << 20;
+constexpr std::size_t kMinQueriesPerLaunch = std::size_t{1} << 16;
+constexpr double kPairDimsPerLaunch = 274877906944.0;  // 2^38
+// Left free for the context, allocator granularity and other users of the device.
+constexpr std::size_t kMemHeadroom = std::size_t{128} << 20;
+// Centres go up through a flat staging buffer of at least this many floats (64 MiB), so
+// a small m does not mean one copy per centre row.
+constexpr std::size_t kCentreStagingFloats = std::size_t{1} << 24;
+constexpr int kPadThreads = 256;
+// Largest d: keeps every in-kernel offset within a block's rows in an int.
+constexpr std::size_t kMaxDim = std::size_t{1} << 24;
+
+constexpr double kLog2e = 1.4426950408889634074;
+constexpr double kLn2 = 0.69314718055994530942;
+
+constexpr std::size_t round_up(std::size_t x, std::size_t k) { return (x + k - 1) / k * k; }
+constexpr std::size_t padded_dim(std::size_t d) {
+  return d <= kDcSmall ? kDcSmall : d <= kDcMid ? kDcMid : round_up(d, kDcLarge);
+}
+
+// ---- device side ----------------------------------------------------------------------
+// 2^x by the SFU. -inf -> +0, so zero weights and padded centres vanish; results below
+// 2^-126 flush to 0, which is < 2^-126 relative to the tile's largest term (1).
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Copies ROWS padded rows (pitch dp4) x float4 columns [c0, c0 + DC4) of src into dst
+// (pitch PITCH4). Consecutive threads read consecutive float4s of a row. Offsets fit an
+// int: ROWS * dp4 <= 128 * kMaxDim / 4.
+template <int ROWS, int DC4, int PITCH4>
+__device__ __forceinline__ void stage_rows(float4* dst, const float4* __restrict__ src,
+                                           int dp4, int c0) {
+  constexpr int kTotal = ROWS * DC4;
+#pragma unroll
+  for (int i = 0; i < (kTotal + kThreads - 1) / kThreads; ++i) {
+    const int e = i * kThreads + static_cast<int>(threadIdx.x);
+    if (kTotal % kThreads == 0 || e < kTotal)
+      dst[(e / DC4) * PITCH4 + e % DC4] = __ldg(src + (e / DC4) * dp4 + c0 + e % DC4);
+  }
+}
+
+// acc[j] += ||q - c_j||^2 over this chunk's DC dims, from direct differences. The chunk
+// is summed on its own and then added: the error grows with DC + d/DC, not with d.
+// kOverwrite (the only chunk): acc[j] = the chunk sum, saving an add per pair.
+template <int DC, bool kOverwrite>
+__device__ __forceinline__ void accumulate(float (&acc)[kTileC], const float (&q)[DC],
+                                           const float4* cs) {
+#pragma unroll
+  for (int j = 0; j < kTileC; ++j) {
+    float part = 0.f;
+#pragma unroll
+    for (int k4 = 0; k4 < DC / 4; ++k4) {
+      const float4 c = cs[j * (DC / 4) + k4];  // same address across the warp: broadcast
+      const float dx = q[4 * k4] - c.x, dy = q[4 * k4 + 1] - c.y;
+      const float dz = q[4 * k4 + 2] - c.z, dw = q[4 * k4 + 3] - c.w;
+      part = fmaf(dx, dx, part);
+      part = fmaf(dy, dy, part);
+      part = fmaf(dz, dz, part);
+      part = fmaf(dw, dw, part);
+    }
+    acc[j] = kOverwrite ? part : acc[j] + part;
+  }
+}
+
+// Folds one tile into the running (max, sum), both in log2 units: acc holds the tile's
+// squared distances on entry and is overwritten by its exponents. The running sum is
+// double so that ~n/64 tile partials add without float drift, and its rescale uses the
+// exact double exp2 because the max may rise on many tiles (sorted centres).
+__device__ __forceinline__ void online_update(float (&acc)[kTileC], const float* ls,
+                                              float alpha2, float& run_max, double& run_sum) {
+  float m4[4] = {-CUDART_INF_F, -CUDART_INF_F, -CUDART_INF_F, -CUDART_INF_F};
+#pragma unroll
+  for (int j = 0; j < kTileC; ++j) {
+    acc[j] = fmaf(-alpha2, acc[j], ls[j]);  // a -inf weight (or padded centre) stays -inf
+    m4[j & 3] = fmaxf(m4[j & 3], acc[j]);
+  }
+  const float new_max = fmaxf(run_max, fmaxf(fmaxf(m4[0], m4[1]), fmaxf(m4[2], m4[3])));
+  if (new_max == -CUDART_INF_F) return;  // every term so far is zero: -inf - -inf is NaN
+  // Four interleaved partial sums: shorter dependency chains and 16-term float sums.
+  float s4[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int j = 0; j < kTileC; ++j) s4[j & 3] += fast_exp2(acc[j] - new_max);
+  if (new_max > run_max) {  // from run_max = -inf: exp2(-inf) = 0 and run_sum is 0 anyway
+    run_sum *= exp2(static_cast<double>(run_max) - static_cast<double>(new_max));
+    run_max = new_max;
+  }
+  run_sum += static_cast<double>((s4[0] + s4[1]) + (s4[2] + s4[3]));
+}
+
+// DC: dims per chunk. kStageQueries: d > DC, so the query chunk is re-read for every
+// tile and is staged in shared memory with coalesced loads; otherwise the whole query
+// row (dp4 == DC / 4) sits in registers for the kernel's lifetime. queries holds
+// gridDim.x * kThreads padded rows, centers and log2_w n_tiles * kTileC.
+template <int DC, bool kStageQueries>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    lse_gaussian_kernel(const float4* __restrict__ queries, int m,
+                        const float4* __restrict__ centers, int n_tiles,
+                        const float* __restrict__ log2_w, int dp4, float alpha2,
+                        double* __restrict__ out) {
+  static_assert(DC % 4 == 0 && kTileC <= kThreads, "float4 chunks; one thread per weight");
+  constexpr int kDc4 = DC / 4, kQPitch4 = kDc4 + kQueryPad4;
+  __shared__ float4 cs[kTileC * kDc4];
+  __shared__ float ls[kTileC];
+  __shared__ float4 qs[kStageQueries ? kThreads * kQPitch4 : 1];
+  const int row = static_cast<int>(blockIdx.x) * kThreads + static_cast<int>(threadIdx.x);
+  const float4* block_q = queries + static_cast<long long>(blockIdx.x) * kThreads * dp4;
+
+  float q[DC];
+#pragma unroll
+  for (int k4 = 0; k4 < kDc4; ++k4) {
+    float4 v{};
+    if constexpr (!kStageQueries) v = __ldg(block_q + threadIdx.x * dp4 + k4);
+    q[4 * k4] = v.x, q[4 * k4 + 1] = v.y, q[4 * k4 + 2] = v.z, q[4 * k4 + 3] = v.w;
+  }
+  const int dims4 = kStageQueries ? dp4 : kDc4;  // one chunk when unstaged: a constant
+  float run_max = -CUDART_INF_F;
+  double run_sum = 0.0;
+  for (int t = 0; t < n_tiles; ++t, centers += kTileC * dp4, log2_w += kTileC) {
+    float acc[kTileC];
+#pragma unroll
+    for (int j = 0; j < kTileC; ++j) acc[j] = 0.f;
+    for (int c0 = 0; c0 < dims4; c0 += kDc4) {  // block-uniform trip counts: syncs are safe
+      __syncthreads();  // everyone is done reading the previous cs / qs / ls
+      stage_rows<kTileC, kDc4, kDc4>(cs, centers, dp4, c0);
+      if (c0 == 0 && threadIdx.x < kTileC) ls[threadIdx.x] = __ldg(log2_w + threadIdx.x);
+      if constexpr (kStageQueries) stage_rows<kThreads, kDc4, kQPitch4>(qs, block_q, dp4, c0);
+      __syncthreads();
+      if constexpr (kStageQueries) {
+#pragma unroll
+        for (int k4 = 0; k4 < kDc4; ++k4) {
+          const float4 v = qs[threadIdx.x * kQPitch4 + k4];
+          q[4 * k4] = v.x, q[4 * k4 + 1] = v.y, q[4 * k4 + 2] = v.z, q[4 * k4 + 3] = v.w;
+        }
+      }
+      accumulate<DC, !kStageQueries>(acc, q, cs);
+    }
+    online_update(acc, ls, alpha2, run_max, run_sum);
+  }
+  if (row < m)
+    out[row] = run_max == -CUDART_INF_F ? -CUDART_INF
+                                        : static_cast<double>(run_max) * kLn2 + log(run_sum);
+}
+
+// dst (rows_pad x dp) = src (rows x d) with zeros in the padding.
+__global__ void pad_rows_kernel(const float* __restrict__ src, long long rows, int d,
+                                float* __restrict__ dst, long long rows_pad, int dp) {
+  const long long total = rows_pad * dp;
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const long long r = e / dp;
+    const int k = static_cast<int>(e - r * dp);
+    dst[e] = (r < rows && k < d) ? src[r * d + k] : 0.f;
+  }
+}
+
+// ---- host side ------------------------------------------------------------------------
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file,
+                                   int line) {
+  cudaGetLastError();  // clear it so the next call does not report it again
+  throw ResourceError(std::string("CUDA call ") + call + " failed: " + cudaGetErrorName(err) +
+                      " (" + cudaGetErrorString(err) + ") at " + file + ":" +
+                      std::to_string(line));
+}
+#define INFOFLOW_CUDA_CHECK(call)                                 \
+  do {                                                            \
+    const cudaError_t infoflow_err_ = (call);                     \
+    if (infoflow_err_ != cudaSuccess)                             \
+      throw_cuda_error(infoflow_err_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+struct CudaFree {
+  void operator()(void* p) const noexcept { cudaFree(p); }  // no throw while unwinding
+};
+template <class T>
+using DeviceBuffer = std::unique_ptr<T, CudaFree>;
+
+template <class T>
+DeviceBuffer<T> device_alloc(std::size_t count) {
+  void* p = nullptr;
+  INFOFLOW_CUDA_CHECK(cudaMalloc(&p, std::max<std::size_t>(count, 1) * sizeof(T)));
+  return DeviceBuffer<T>(static_cast<T*>(p));
+}
+
+std::string describe(cudaError_t err) {
+  return std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+}
+
+struct DeviceProbe {
+  bool usable = false;
+  std::string reason;
+};
+
+DeviceProbe probe_device() {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (err == cudaErrorInsufficientDriver)
+      return {false, "no CUDA driver (" + describe(err) + ")"};
+    if (err == cudaErrorNoDevice) return {false, "no CUDA device (" + describe(err) + ")"};
+    return {false, "CUDA device query failed (" + describe(err) + ")"};
+  }
+  if (count <= 0) return {false, "no CUDA device"};
+  // A device answers; check this build carries code it can run (sm_90 SASS or PTX) and
+  // that a context can be created (exclusive-process mode, broken driver state...).
+  cudaFuncAttributes attr{};
+  const cudaError_t kerr = cudaFuncGetAttributes(&attr, lse_gaussian_kernel<kDcSmall, false>);
+  if (kerr != cudaSuccess) {
+    cudaGetLastError();
+    return {false, "CUDA device not usable by this build (" + describe(kerr) + ")"};
+  }
+  return {true, std::string()};
+}
+
+double gib(std::size_t bytes) { return static_cast<double>(bytes) / double(1u << 30); }
+
+// Queries per launch: bounded by free device memory (the padded centres must fit whole),
+// by the work per launch and by kMaxQueriesPerLaunch.
+std::size_t plan_rows_per_launch(const LseProblemF32& p) {
+  std::size_t free_b = 0, total_b = 0;
+  INFOFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const std::size_t dp = padded_dim(p.d), n_pad = round_up(p.n, kTileC);
+  const std::size_t staging = std::min(p.n * p.d, kCentreStagingFloats) + p.d;
+  const std::size_t fixed =
+      (n_pad * dp + n_pad + std::size_t{kThreads} * dp + staging) * sizeof(float) + kMemHeadroom;
+  // flat upload row + padded row + result
+  const std::size_t per_query = (p.d + dp) * sizeof(float) + sizeof(double);
+  const std::size_t need = fixed + std::min<std::size_t>(p.m, kThreads) * per_query;
+  if (need > free_b) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "CUDA backend needs %.2f GiB of GPU memory, %.2f GiB free",
+                  gib(need), gib(free_b));
+    throw ResourceError(msg);
+  }
+  const double pair_dims = static_cast<double>(p.n) * static_cast<double>(dp);
+  const auto by_work = static_cast<std::size_t>(std::clamp(
+      kPairDimsPerLaunch / pair_dims, double(kMinQueriesPerLaunch), double(kMaxQueriesPerLaunch)));
+  std::size_t rows = std::min({p.m, (free_b - fixed) / per_query, by_work});
+  if (rows < p.m) rows -= rows % kThreads;  // whole blocks; rows >= kThreads here
+  return rows;
+}
+
+// Host rows (rows x d) -> flat device staging -> padded device rows (rows_pad x dp).
+void upload_padded(const float* host, std::size_t rows, std::size_t rows_pad, std::size_t d,
+                   std::size_t dp, float* flat, float* padded) {
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(flat, host, rows * d * sizeof(float), cudaMemcpyHostToDevice));
+  const std::size_t blocks =
+      std::min<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 65535);
+  pad_rows_kernel<<<static_cast<unsigned>(blocks), kPadThreads>>>(
+      flat, static_cast<long long>(rows), static_cast<int>(d), padded,
+      static_cast<long long>(rows_pad), static_cast<int>(dp));
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const float* dlw,
+            std::size_t d, float alpha2, double* dout) {
+  const unsigned blocks = static_cast<unsigned>((rows + kThreads - 1) / kThreads);
+  const auto* q4 = reinterpret_cast<const float4*>(dq);  // cudaMalloc: 256-byte aligned
+  const auto* c4 = reinterpret_cast<const float4*>(dc);
+  const auto n_tiles = static_cast<int>(n_pad / kTileC);
+  const int dp4 = static_cast<int>(padded_dim(d) / 4);
+  auto run = [&](auto kernel) {
+    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout);
+  };
+  if (d <= kDcSmall)
+    run(lse_gaussian_kernel<kDcSmall, false>);
+  else if (d <= kDcMid)
+    run(lse_gaussian_kernel<kDcMid, false>);
+  else if (d <= kDcLarge)
+    run(lse_gaussian_kernel<kDcLarge, false>);
+  else
+    run(lse_gaussian_kernel<kDcLarge, true>);
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+bool cuda_device_usable(std::string* reason) {
+  try {
+    static const DeviceProbe probe = probe_device();  // thread-safe, once per process
+    if (!probe.usable && reason != nullptr) *reason = probe.reason;
+    return probe.usable;
+  } catch (...) {  // only std::bad_alloc can get here; never let it out
+    return false;
+  }
+}
+
+namespace {
+
+void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress) {
+  if (p.m == 0) return;
+  std::string reason;
+  if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
+  if (p.d > kMaxDim || p.n / kTileC >= static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw InvalidArgument("CUDA backend: " + std::to_string(p.n) + " x " + std::to_string(p.d) +
+                          " centres exceed its limits (d <= 2^24, n < 2^37)");
+
+  const std::size_t rows_per_launch = plan_rows_per_launch(p);
+  const std::size_t d = p.d, dp = padded_dim(d), n_pad = round_up(p.n, kTileC);
+  // Fold log2(e) into the weights and alpha once, so the kernel's exponent is already in
+  // log2 units and 2^x needs no extra multiply per pair. Padded centres get weight 0.
+  std::vector<float> log2_w(n_pad, -std::numeric_limits<float>::infinity());
+  for (std::size_t j = 0; j < p.n; ++j)
+    log2_w[j] = static_cast<float>(static_cast<double>(p.log_weights[j]) * kLog2e);
+  const auto alpha2 = static_cast<float>(static_cast<double>(p.alpha) * kLog2e);
+
+  auto dc = device_alloc<float>(n_pad * dp);
+  auto dlw = device_alloc<float>(n_pad);
+  // Flat staging for uploads: a query chunk, or a slab of centre rows.
+  const std::size_t flat_floats =
+      std::max({rows_per_launch * d, std::min(p.n * d, kCentreStagingFloats), d});
+  auto dflat = device_alloc<float>(flat_floats);
+  auto dq = device_alloc<float>(round_up(rows_per_launch, kThreads) * dp);
+  auto dout = device_alloc<double>(rows_per_launch);
+  INFOFLOW_CUDA_CHECK(
+      cudaMemcpy(dlw.get(), log2_w.data(), n_pad * sizeof(float), cudaMemcpyHostToDevice));
+  for (std::size_t j = 0; j < p.n; j += flat_floats / d) {
+    const std::size_t rows = std::min(flat_floats / d, p.n - j);
+    const std::size_t rows_pad = j + rows == p.n ? n_pad - j : rows;
+    upload_padded(p.centers + j * d, rows, rows_pad, d, dp, dflat.get(), dc.get() + j * dp);
+  }
+  for (std::size_t done = 0; done < p.m;) {
+    const std::size_t rows = std::min(rows_per_launch, p.m - done);
+    upload_padded(p.queries + done * d, rows, round_up(rows, kThreads), d, dp, dflat.get(),
+                  dq.get());
+    launch(dq.get(), static_cast<int>(rows), dc.get(), n_pad, dlw.get(), d, alpha2, dout.get());
+    // Synchronous copy: also where asynchronous kernel faults surface.
+    INFOFLOW_CUDA_CHECK(
+        cudaMemcpy(out + done, dout.get(), rows * sizeof(double), cudaMemcpyDeviceToHost));
+    done += rows;
+    if (progress) progress(static_cast<double>(done) / static_cast<double>(p.m));
+  }
+}
+
+}  // namespace
+
+// Segments run as consecutive launches of the whole-problem kernel for now.
+// TODO(issue 7): a segmented kernel with a (segment, query block) table, one launch.
+void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
+  if (seg.count <= 1) {
+    lse_cuda_whole(p, out, progress);
+    return;
+  }
+  for (std::size_t s = 0; s < seg.count; ++s) {
+    LseProblemF32 sub = p;
+    const std::size_t q0 = seg.query_offsets[s], c0 = seg.center_offsets[s];
+    sub.queries = p.queries + q0 * p.d, sub.m = seg.query_offsets[s + 1] - q0;
+    sub.centers = p.centers + c0 * p.d, sub.n = seg.center_offsets[s + 1] - c0;
+    sub.log_weights = p.log_weights + c0;
+    lse_cuda_whole(sub, out + q0, {});
+    if (progress) progress(static_cast<double>(s + 1) / seg.count);
+  }
+}
+
+}  // namespace infoflow::detail

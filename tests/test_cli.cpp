@@ -1,0 +1,157 @@
+// The `infoflow` command end to end: results, --json, and every class of bad input
+// giving one clear line on stderr, a non-zero exit code and nothing on stdout.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "io/matrix_file.hpp"
+#include "test_util.hpp"
+
+namespace infoflow {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("infoflow_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliResult run(const std::string& args) const {
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    const std::string cmd = std::string(INFOFLOW_CLI_PATH) + " " + args + " >" + out.string() +
+                            " 2>" + err.string() + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+  std::string file(const std::string& name, const std::string& bytes) const {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p.string();
+  }
+  // A .npy file with an arbitrary header dict and payload, as numpy lays it out.
+  std::string npy(const std::string& name, const std::string& dict, const std::string& payload) const {
+    std::string header = dict;
+    while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+    header += '\n';
+    std::string bytes = "\x93NUMPY";
+    bytes += '\x01', bytes += '\x00';
+    bytes += static_cast<char>(header.size() & 0xff), bytes += static_cast<char>(header.size() >> 8);
+    return file(name, bytes + header + payload);
+  }
+  // Expects a clean failure: non-zero exit, one error line naming `needle`, no stdout.
+  void expect_error(const std::string& args, const std::string& needle, int code = 2) const {
+    const CliResult r = run(args);
+    EXPECT_EQ(r.code, code) << args << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << args << " printed: " << r.out;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find("error"), std::string::npos) << r.err;
+  }
+  fs::path dir_;
+};
+
+TEST_F(Cli, JsonMatchesLibrary) {
+  const auto c = testing::random_matrix(300, 3, 8);
+  const std::string path = (dir_ / "c.npy").string();
+  io::write_npy(path, {c.data(), 300, 3});
+  const CliResult r = run("entropy --input " + path +
+                          " --sigma 0.2 --samples-per-center 4 --seed 9 --bounds --backend cpu --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);  // exactly one object: parse fails on trailing junk
+  EntropyOptions o;
+  o.sigma = 0.2, o.samples_per_center = 4, o.seed = 9, o.bounds = true;
+  o.compute.backend = Backend::Cpu;
+  const EntropyResult lib = mixture_entropy({c.data(), 300, 3}, o);
+  EXPECT_DOUBLE_EQ(j.at("entropy_nats").get<double>(), lib.entropy_nats);
+  EXPECT_DOUBLE_EQ(j.at("stderr_nats").get<double>(), lib.stderr_nats);
+  EXPECT_DOUBLE_EQ(j.at("kl_upper_nats").get<double>(), lib.kl_upper_nats);
+  EXPECT_DOUBLE_EQ(j.at("bhattacharyya_lower_nats").get<double>(), lib.bhattacharyya_lower_nats);
+  EXPECT_EQ(j.at("n"), 300);
+  EXPECT_EQ(j.at("d"), 3);
+  EXPECT_EQ(j.at("samples"), 1200);
+  EXPECT_EQ(j.at("sigma"), 0.2);
+  EXPECT_EQ(j.at("backend"), "cpu");
+  EXPECT_GE(j.at("seconds").get<double>(), 0);
+}
+
+TEST_F(Cli, CsvAndTextOutputAndAutoBackend) {
+  const std::string path = file("c.csv", "x,y\n-1,0\n1,0\n");
+  const CliResult r = run("entropy --input " + path + " --sigma 1 --samples-per-center 20000");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("entropy h(g)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("backend"), std::string::npos);
+  if (!cuda_available()) EXPECT_NE(r.err.find("using the cpu backend"), std::string::npos) << r.err;
+  // h = I + h(noise) for the +-1 channel at 0 dB, 1-D in the first coordinate; the second
+  // coordinate is a constant 0, adding one more component entropy.
+  const double expected = 0.336831 + 2 * gaussian_entropy(1, 1.0);
+  const CliResult j = run("entropy --input " + path + " --sigma 1 --samples-per-center 20000 --json");
+  const auto js = nlohmann::json::parse(j.out);
+  EXPECT_NEAR(js["entropy_nats"].get<double>(), expected, 4 * js["stderr_nats"].get<double>());
+}
+
+TEST_F(Cli, HelpAndVersion) {
+  CliResult r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("entropy"), std::string::npos);
+  r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find(std::string(version())), std::string::npos);
+  r = run("entropy --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--samples-per-center"), std::string::npos);
+}
+
+TEST_F(Cli, BadInputs) {
+  const auto ok = file("ok.csv", "0\n1\n");
+  expect_error("entropy --input " + (dir_ / "missing.npy").string() + " --sigma 1", "missing.npy");
+  expect_error("entropy --input " + npy("u16.npy", "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", std::string(16, '\0')) + " --sigma 1", "c8");
+  expect_error("entropy --input " + npy("f.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", std::string(32, '\0')) + " --sigma 1", "ortran");
+  expect_error("entropy --input " + npy("t.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", std::string(40, '\0')) + " --sigma 1", "t.npy");
+  expect_error("entropy --input " + file("nan.csv", "0,1\nnan,2\n") + " --sigma 1", "nan.csv");
+  expect_error("entropy --input " + file("empty.csv", "") + " --sigma 1", "empty.csv");
+  expect_error("entropy --input " + file("junk.npy", std::string("\x00\x01\x02garbage", 10)) + " --sigma 1", "junk.npy");
+  expect_error("entropy --input " + ok + " --sigma 0", "sigma");
+  expect_error("entropy --input " + ok + " --sigma -2", "sigma");
+  expect_error("entropy --input " + ok + " --sigma abc", "sigma");
+  expect_error("entropy --input " + ok + " --sigma 1 --samples-per-center 0", "samples-per-center");
+  expect_error("entropy --input " + ok + " --sigma 1 --samples-per-center -3", "samples-per-center");
+  expect_error("entropy --input " + ok + " --sigma 1 --backend gpu", "backend");
+  expect_error("entropy --sigma 1", "input");
+  if (!cuda_available()) expect_error("entropy --input " + ok + " --sigma 1 --backend cuda", "cuda", 3);
+}
+
+// A header claiming more data than memory holds is refused before any allocation. The
+// file is sparse: it has the claimed size on disk without using the space.
+TEST_F(Cli, SizeThatCannotFit) {
+  const std::string path =
+      npy("huge.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000, 10), }", "");
+  fs::resize_file(path, fs::file_size(path) + 800000000000ull);
+  expect_error("entropy --input " + path + " --sigma 1", "GiB", 3);
+}
+
+}  // namespace
+}  // namespace infoflow
