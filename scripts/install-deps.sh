@@ -8,7 +8,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and benchmarks
   libhwy-dev                                   # SIMD with runtime dispatch and vector exp
   librandom123-dev                             # Philox: same random stream on every backend
-  nlohmann-json3-dev libcli11-dev              # CLI
+  nlohmann-json3-dev libcli11-dev              # CLI, safetensors headers
+  libopenblas-dev                              # GEMM of the noisy forward passes
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
 )
 missing=()

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const infoflow::cli::Command commands[] = {infoflow::cli::add_entropy_command(app),
                                              infoflow::cli::add_log_density_command(app),
+                                             infoflow::cli::add_mi_command(app),
                                              infoflow::cli::add_demo_command(app)};
   try {
     app.parse(argc, argv);

@@ -1,0 +1,152 @@
+// `infoflow mi`: I(X; T_l) (and I(Y; T_l)) of every noisy layer of a safetensors model.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "infoflow/network.hpp"
+#include "io/matrix_file.hpp"
+
+namespace infoflow::cli {
+namespace {
+
+struct MiArgs {
+  std::string model, inputs, labels, activation, layers = "all", backend = "auto";
+  double beta = 0, target_stderr = 0;
+  long long samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  bool noisy_last = false, json = false;
+};
+
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+std::vector<std::size_t> parse_layers(const std::string& s) {
+  std::vector<std::size_t> out;
+  if (s == "all") return out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      if (used != item.size() || v < 1) throw std::invalid_argument(item);
+      out.push_back(static_cast<std::size_t>(v));
+    } catch (const std::exception&) {
+      throw InvalidArgument("--layers: '" + item + "' is not a layer number (1-based) or 'all'");
+    }
+  }
+  return out;
+}
+
+MutualInformationOptions options_from(const MiArgs& a) {
+  if (a.samples_per_input < 1) throw InvalidArgument("--samples-per-input must be >= 1");
+  if (a.mc_samples_per_center < 0 || a.mc_queries < 0) {
+    throw InvalidArgument("--mc-samples-per-center and --mc-queries must be >= 1");
+  }
+  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  if (!(std::isfinite(a.beta) && a.beta > 0)) {
+    throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
+  }
+  MutualInformationOptions o;
+  o.beta = a.beta;
+  o.samples_per_input = static_cast<std::size_t>(a.samples_per_input);
+  o.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
+  o.mc_queries = static_cast<std::size_t>(a.mc_queries);
+  o.target_stderr = a.target_stderr;
+  o.noisy_last_layer = a.noisy_last;
+  o.layers = parse_layers(a.layers);
+  o.seed = a.seed;
+  o.compute.backend = parse_backend(a.backend);
+  o.compute.threads = a.threads;
+  return o;
+}
+
+nlohmann::json to_json(const MutualInformationResult& r, bool with_labels) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerInformation& l : r.layers) {
+    nlohmann::json j = {{"layer", l.layer},
+                        {"width", l.width},
+                        {"h_T_nats", l.h_T_nats},
+                        {"h_T_stderr_nats", number_or_null(l.h_T_stderr_nats)},
+                        {"h_T_given_X_nats", l.h_T_given_X_nats},
+                        {"I_XT_nats", l.I_XT_nats},
+                        {"I_XT_stderr_nats", number_or_null(l.I_XT_stderr_nats)},
+                        {"mc_queries", l.mc_queries}};
+    if (with_labels) {
+      j["I_YT_nats"] = number_or_null(l.I_YT_nats);
+      j["I_YT_stderr_nats"] = number_or_null(l.I_YT_stderr_nats);
+    }
+    layers.push_back(j);
+  }
+  return {{"beta", r.beta},           {"n_inputs", r.n_inputs},
+          {"samples_per_input", r.samples_per_input},
+          {"backend", backend_name(r.backend)}, {"seconds", r.seconds}, {"layers", layers}};
+}
+
+void print_text(const MutualInformationResult& r, bool with_labels) {
+  std::printf("%zu inputs x %zu noisy passes, beta = %g (nats; +- standard error)\n",
+              r.n_inputs, r.samples_per_input, r.beta);
+  std::printf("layer width     h(T)     h(T|X)      I(X;T)%s\n",
+              with_labels ? "             I(Y;T)" : "");
+  for (const LayerInformation& l : r.layers) {
+    std::printf("%5zu %5zu %9.4f %10.4f %9.4f +- %.4f", l.layer, l.width, l.h_T_nats,
+                l.h_T_given_X_nats, l.I_XT_nats, l.I_XT_stderr_nats);
+    if (with_labels) std::printf("  %9.4f +- %.4f", l.I_YT_nats, l.I_YT_stderr_nats);
+    std::printf("\n");
+  }
+  std::printf("backend %s, %.2f s\n", std::string(backend_name(r.backend)).c_str(), r.seconds);
+}
+
+int run_mi(const MiArgs& a) {
+  const MutualInformationOptions o = options_from(a);
+  const Network net = load_network(a.model, a.activation);
+  const io::Matrix x = io::read_matrix(a.inputs);
+  std::vector<std::int64_t> labels;
+  if (!a.labels.empty()) labels = io::read_npy_integers(a.labels);
+  const MutualInformationResult r = mutual_information(net, x.view(), {labels.data(), labels.size()}, o);
+  if (a.json) {
+    std::printf("%s\n", to_json(r, !labels.empty()).dump().c_str());
+  } else {
+    print_text(r, !labels.empty());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_mi_command(CLI::App& app) {
+  auto a = std::make_shared<MiArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "mi", "I(X;T_l) and I(Y;T_l) of every noisy layer by sample propagation (Goldfeld et al.)");
+  sub->add_option("--model", a->model, "network: safetensors with layers.{i}.weight / .bias")->required();
+  sub->add_option("--inputs", a->inputs, "inputs X: .npy or .csv, one row per input")->required();
+  sub->add_option("--labels", a->labels, "integer labels Y (.npy, one per input): adds I(Y;T)");
+  sub->add_option("--beta", a->beta, "noise standard deviation of every noisy layer (> 0)")->required();
+  sub->add_option("--samples-per-input", a->samples_per_input, "K noisy passes per input")
+      ->capture_default_str();
+  auto* j = sub->add_option("--mc-samples-per-center", a->mc_samples_per_center,
+                            "J Monte Carlo draws per centre (the authors' scheme)");
+  auto* q = sub->add_option("--mc-queries", a->mc_queries,
+                            "Q Monte Carlo queries per unconditional entropy (default 8192)");
+  auto* e = sub->add_option("--target-stderr", a->target_stderr,
+                            "double the queries until every term's standard error is below E");
+  j->excludes(q)->excludes(e);
+  q->excludes(e);
+  sub->add_option("--layers", a->layers, "all, or 1-based layers: 1,3")->capture_default_str();
+  sub->add_option("--activation", a->activation, "activation of every layer, overriding the file");
+  sub->add_flag("--noisy-last-layer", a->noisy_last, "the last layer carries noise too");
+  sub->add_option("--seed", a->seed, "Philox seed")->capture_default_str();
+  sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
+  sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  sub->add_flag("--json", a->json, "print one JSON object instead of text");
+  return {sub, [a] { return run_mi(*a); }};
+}
+
+}  // namespace infoflow::cli

@@ -1,0 +1,51 @@
+// Noisy forward passes: one GEMM per layer over all m K rows (OpenBLAS), then a fused
+// bias + activation + noise sweep.
+#include "nn/forward.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include "rng/philox_normal.hpp"
+
+namespace infoflow::detail {
+
+std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double> inputs,
+                                           std::size_t K, double beta, bool noisy_last,
+                                           std::uint64_t seed, int threads) {
+  const std::size_t rows = inputs.rows * K, L = net.layers.size();
+  std::vector<double> t(rows * inputs.cols);  // T_{l-1}
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::copy(inputs.data + (r / K) * inputs.cols, inputs.data + (r / K + 1) * inputs.cols,
+              t.begin() + r * inputs.cols);
+  }
+  std::vector<std::vector<double>> s(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    const DenseLayer& layer = net.layers[l];
+    std::vector<double>& out = s[l];
+    out.resize(rows * layer.out);
+    // out = T_{l-1} W^T: (rows x in) (in x out), W stored out x in as PyTorch does.
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
+                static_cast<int>(layer.out), static_cast<int>(layer.in), 1.0, t.data(),
+                static_cast<int>(layer.in), layer.weight.data(), static_cast<int>(layer.in), 0.0,
+                out.data(), static_cast<int>(layer.out));
+    const bool noisy = l + 1 < L || noisy_last;
+    std::vector<double> next(noisy ? rows * layer.out : 0);
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
+    {
+      std::vector<double> z(layer.out);
+#pragma omp for schedule(static)
+      for (std::size_t r = 0; r < rows; ++r) {
+        double* o = out.data() + r * layer.out;
+        for (std::size_t k = 0; k < layer.out; ++k) o[k] = activate(layer.activation, o[k] + layer.bias[k]);
+        if (!noisy) continue;
+        rng::normal_row(seed, rng::layer_noise(l + 1), r, z.data(), layer.out);
+        for (std::size_t k = 0; k < layer.out; ++k) next[r * layer.out + k] = o[k] + beta * z[k];
+      }
+    }
+    if (noisy) t.swap(next);
+    else t = out;
+  }
+  return s;
+}
+
+}  // namespace infoflow::detail

@@ -1,0 +1,77 @@
+// Noisy feed-forward networks and the sample-propagation (SP) estimator of the mutual
+// information I(X; T_l) and I(Y; T_l) of every noisy layer (Goldfeld et al. 2019, PAPER.md
+// §3). A hidden layer computes T_l = a_l(W_l T_{l-1} + b_l) + beta Z_l with fresh
+// standard normal Z_l; by default the last layer is affine logits without noise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "infoflow/infoflow.hpp"
+
+namespace infoflow {
+
+enum class Activation { Tanh, Relu, LeakyRelu, Sigmoid, Linear };
+// "tanh", "relu", "leaky-relu" (or "leaky_relu"), "sigmoid", "linear" (or "identity").
+Activation parse_activation(std::string_view name);  // throws InvalidArgument
+std::string_view activation_name(Activation a);
+double activate(Activation a, double x);  // leaky-relu slope 0.01, PyTorch's default
+
+struct DenseLayer {
+  std::size_t in = 0, out = 0;
+  std::vector<double> weight;  // out x in, row-major (PyTorch's nn.Linear convention)
+  std::vector<double> bias;    // out
+  Activation activation = Activation::Tanh;
+};
+
+struct Network {
+  std::vector<DenseLayer> layers;
+  std::size_t input_dim() const { return layers.empty() ? 0 : layers.front().in; }
+};
+
+// Reads layers.{i}.weight / layers.{i}.bias from a safetensors file; the activations come
+// from `activation_override` (all layers) or the header's __metadata__ "activations".
+Network load_network(const std::string& path, std::string_view activation_override = {});
+void save_network(const std::string& path, const Network& net, const std::string& dtype = "F32");
+
+struct MutualInformationOptions {
+  double beta = 0;                  // noise standard deviation, > 0
+  std::size_t samples_per_input = 100;  // K noisy passes per input: the conditional centres
+  // Monte Carlo queries for each unconditional (and class-conditional) entropy: drawn from
+  // the mixture (a random centre plus noise). 0 with mc_samples_per_center = 0 = default.
+  std::size_t mc_queries = 0;
+  std::size_t mc_samples_per_center = 0;  // instead: J draws per centre (the authors' way)
+  double target_stderr = 0;  // > 0: double the queries until every term's error is below it
+  bool noisy_last_layer = false;  // the authors' nets: logits carry no noise
+  std::vector<std::size_t> layers;  // 1-based layers to report; empty = every noisy layer
+  std::uint64_t seed = 0;
+  ComputeOptions compute;
+};
+
+struct LayerInformation {
+  std::size_t layer = 0, width = 0;  // 1-based, as the CLI prints it
+  double h_T_nats = 0, h_T_stderr_nats = 0;
+  double h_T_given_X_nats = 0, h_T_given_X_stderr_nats = 0;
+  double I_XT_nats = 0, I_XT_stderr_nats = 0;
+  double I_YT_nats = EntropyResult::kNaN, I_YT_stderr_nats = EntropyResult::kNaN;
+  std::size_t mc_queries = 0;  // queries spent on h(T_l)
+};
+
+struct MutualInformationResult {
+  std::vector<LayerInformation> layers;
+  std::size_t n_inputs = 0, samples_per_input = 0;
+  double beta = 0;
+  Backend backend = Backend::Cpu;
+  double seconds = 0;
+};
+
+// inputs: m x d_0, one row per input x (X uniform over the rows). labels: empty, or m
+// integer class labels (then I(Y; T_l) too).
+MutualInformationResult mutual_information(const Network& net, MatrixView<double> inputs,
+                                           Span<const std::int64_t> labels,
+                                           const MutualInformationOptions& opt);
+
+}  // namespace infoflow
