@@ -2,14 +2,12 @@
 // giving one clear line on stderr, a non-zero exit code and nothing on stdout.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "cli_fixture.hpp"
 
 #include "io/matrix_file.hpp"
 #include "test_util.hpp"
@@ -17,62 +15,9 @@
 namespace infoflow {
 namespace {
 
+using testing::Cli;
+using testing::CliResult;
 namespace fs = std::filesystem;
-
-struct CliResult {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("infoflow_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliResult run(const std::string& args) const {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string(INFOFLOW_CLI_PATH) + " " + args + " >" + out.string() +
-                            " 2>" + err.string() + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
-  std::string file(const std::string& name, const std::string& bytes) const {
-    const fs::path p = dir_ / name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p.string();
-  }
-  // A .npy file with an arbitrary header dict and payload, as numpy lays it out.
-  std::string npy(const std::string& name, const std::string& dict, const std::string& payload) const {
-    std::string header = dict;
-    while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-    header += '\n';
-    std::string bytes = "\x93NUMPY";
-    bytes += '\x01', bytes += '\x00';
-    bytes += static_cast<char>(header.size() & 0xff), bytes += static_cast<char>(header.size() >> 8);
-    return file(name, bytes + header + payload);
-  }
-  // Expects a clean failure: non-zero exit, one error line naming `needle`, no stdout.
-  void expect_error(const std::string& args, const std::string& needle, int code = 2) const {
-    const CliResult r = run(args);
-    EXPECT_EQ(r.code, code) << args << "\n" << r.err;
-    EXPECT_TRUE(r.out.empty()) << args << " printed: " << r.out;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
-    EXPECT_NE(r.err.find("error"), std::string::npos) << r.err;
-  }
-  fs::path dir_;
-};
 
 TEST_F(Cli, JsonMatchesLibrary) {
   const auto c = testing::random_matrix(300, 3, 8);
