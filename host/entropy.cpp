@@ -29,7 +29,7 @@ double pairwise_bound(const detail::PreparedCenters& c, Span<const double> weigh
                       const ProgressFn& progress) {
   const std::size_t n = c.raw.rows;
   std::vector<double> lse(n);
-  detail::lse_dispatch(b, c, c.raw, alpha, lse.data(), opt.compute.threads, progress);
+  detail::lse_dispatch(b, c, c.raw, alpha, lse.data(), opt.compute, progress);
   double s = 0;
   for (std::size_t i = 0; i < n; ++i) s += (weights.empty() ? 1.0 / n : weights[i]) * lse[i];
   return gaussian_entropy(c.raw.cols, opt.sigma) - s;
@@ -60,7 +60,7 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
   detail::QueryPlan plan;
   plan.per_center = opt.samples_per_center;
   const detail::MixtureEstimate e = detail::entropy_mc_segmented(
-      r.backend, c, {0, r.n}, plan, opt.sigma, opt.seed, 0, opt.compute.threads,
+      r.backend, c, {0, r.n}, plan, opt.sigma, opt.seed, 0, opt.compute,
       progress.part(n * n * opt.samples_per_center))[0];
   r.entropy_nats = e.entropy, r.stderr_nats = e.stderr, r.samples = e.queries;
   if (opt.bounds) {

@@ -62,7 +62,7 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
                                                   const std::vector<std::size_t>& co,
                                                   const QueryPlan& plan, double sigma,
                                                   std::uint64_t seed, std::uint64_t row_base,
-                                                  int threads, const ProgressFn& progress) {
+                                                  const ComputeOptions& opt, const ProgressFn& progress) {
   const std::size_t count = co.size() - 1, d = c.raw.cols;
   std::vector<std::size_t> qo(count + 1, 0);  // query offsets per segment
   double pairs_total = 0;
@@ -102,7 +102,7 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
       part = [&](double f) { progress((pairs_done + f * chunk_pairs) / pairs_total); };
     }
     lse_dispatch(backend, c, {queries.data(), m, d}, 1 / (2 * sigma * sigma), lse.data(),
-                 threads, part, seg);
+                 opt, part, seg);
     pairs_done += chunk_pairs;
     for (std::size_t r = 0; r < m; ++r) acc[seg_of[r]].add(weight[r], -(lse[r] - log_norm));
   }

@@ -29,6 +29,6 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
                                                   const std::vector<std::size_t>& center_offsets,
                                                   const QueryPlan& plan, double sigma,
                                                   std::uint64_t seed, std::uint64_t row_base,
-                                                  int threads, const ProgressFn& progress);
+                                                  const ComputeOptions& opt, const ProgressFn& progress);
 
 }  // namespace infoflow::detail

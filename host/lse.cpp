@@ -85,8 +85,11 @@ PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> w
 }
 
 void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
-                  double alpha, double* out, int threads, const ProgressFn& progress,
+                  double alpha, double* out, const ComputeOptions& opt, const ProgressFn& progress,
                   SegmentsView seg) {
+  if (!(opt.tolerance >= 0 && opt.tolerance < 1)) {
+    throw InvalidArgument("tolerance must be in [0, 1), got " + std::to_string(opt.tolerance));
+  }
   const std::size_t d = c.raw.cols, m = queries.rows;
   const std::size_t whole_q[2] = {0, m}, whole_c[2] = {0, c.raw.rows};
   if (seg.count == 0) seg = {whole_q, whole_c, 1};
@@ -110,10 +113,11 @@ void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> 
   p.centers = c.centers.data(), p.n = c.raw.rows;
   p.log_weights = c.log_w_shifted.data(), p.d = d;
   p.alpha = static_cast<float>(alpha * c.scale * c.scale);
+  p.tolerance = opt.tolerance;
   if (backend == Backend::Cuda) {
     lse_cuda(p, seg, out, progress);
   } else {
-    lse_cpu(p, seg, out, threads, progress);
+    lse_cpu(p, seg, out, opt.threads, progress);
   }
   for (std::size_t i = 0; i < m; ++i) out[i] += c.log_w_offset;
 }
@@ -139,7 +143,7 @@ Backend log_sum_exp_gaussian(MatrixView<double> queries, MatrixView<double> cent
   }
   const Backend b = resolve_backend(opt.backend);
   const auto c = detail::prepare_centers(centers, weights, 1.0 / std::sqrt(2 * alpha), b);
-  detail::lse_dispatch(b, c, queries, alpha, out.data, opt.threads, opt.progress);
+  detail::lse_dispatch(b, c, queries, alpha, out.data, opt, opt.progress);
   return b;
 }
 

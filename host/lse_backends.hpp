@@ -21,6 +21,9 @@ struct LseProblemF32 {
   const float* log_weights = nullptr;  // n entries, log w_j (-inf allowed for w_j = 0)
   std::size_t d = 0;
   float alpha = 0.5f;  // exponent is log w_j - alpha * ||q_i - c_j||^2
+  // > 0: skip centre tiles whose terms provably add less than this fraction of the sum
+  // (so each log-sum-exp is low by at most `tolerance`); 0: every pair is evaluated.
+  double tolerance = 0;
 };
 
 // Segment s pairs queries [query_offsets[s], query_offsets[s + 1]) with centres
@@ -40,6 +43,11 @@ void lse_reference(const double* queries, std::size_t m, const double* centers, 
 // SIMD + threads, online (running-max) log-sum-exp over centre tiles.
 void lse_cpu(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
              const ProgressFn& progress);
+
+// The same with pruning (p.tolerance > 0): centres and queries in k-d order, best-first
+// over a box tree per segment (host/cpu/lse_cpu_pruned.cpp).
+void lse_cpu_pruned(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
+                    const ProgressFn& progress);
 
 // The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its
 // float32 lanes.

@@ -34,7 +34,7 @@ PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> w
 // out[i] = log sum_j w_j exp(-alpha ||q_i - c_j||^2) on a resolved backend (not Auto),
 // over all centres, or per segment (centre offsets index rows of c).
 void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
-                  double alpha, double* out, int threads, const ProgressFn& progress,
+                  double alpha, double* out, const ComputeOptions& opt, const ProgressFn& progress,
                   SegmentsView segments = {});
 
 }  // namespace infoflow::detail

@@ -52,7 +52,7 @@ std::vector<detail::MixtureEstimate> mixture_entropies(const LayerJob& job,
   for (;;) {
     auto est = detail::entropy_mc_segmented(job.backend, prepared, co, plan, job.opt.beta,
                                             job.opt.seed, row_base(job.layer, term),
-                                            job.opt.compute.threads, {});
+                                            job.opt.compute, {});
     double worst = 0;
     for (const auto& e : est) worst = std::max(worst, std::isnan(e.stderr) ? 0.0 : e.stderr);
     const bool grow = job.opt.target_stderr > 0 && worst > job.opt.target_stderr;

@@ -124,6 +124,72 @@ void LseQueryBlock(const PackedCenters& pc, std::size_t t0, std::size_t t1,
   }
 }
 
+// Upper bound on the exponents of any query in [qlo, qhi] against node i of the tree:
+// log_w_max - alpha * (smallest squared box-to-box distance), in float64 and shrunk by
+// 1e-6 so float rounding can only make pruning more cautious.
+double NodeBound(const TileTree& tree, std::uint32_t i, const float* qlo, const float* qhi,
+                 float alpha) {
+  double d2 = 0;
+  const float* lo = tree.lo.data() + i * tree.d;
+  const float* hi = tree.hi.data() + i * tree.d;
+  for (std::size_t k = 0; k < tree.d; ++k) {
+    const double gap = std::max({0.0, double(qlo[k]) - hi[k], double(lo[k]) - qhi[k]});
+    d2 += gap * gap;
+  }
+  return tree.lw_max[i] - alpha * d2 * (1 - 1e-6);
+}
+
+// Best-first over the tile tree for up to kPruneQueries queries: visits nodes in order of
+// their bound and stops once the best remaining bound is below every query's running max
+// plus log(tolerance / n): the skipped terms then add at most tolerance * (their count /
+// n) * exp(max), i.e. at most a fraction `tolerance` of each query's sum.
+void LsePrunedBlock(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
+                    double log_tol_per_centre, const float* queries, std::size_t nq,
+                    float alpha, float* buf, double* out) {
+  float run_max[kPruneQueries], qlo[256], qhi[256];
+  double run_sum[kPruneQueries];
+  std::fill(run_max, run_max + kPruneQueries, -std::numeric_limits<float>::infinity());
+  std::fill(run_sum, run_sum + kPruneQueries, 0.0);
+  const std::size_t d = pc.d;
+  std::vector<float> box;  // d > 256: boxes on the heap
+  float* lo = qlo;
+  float* hi = qhi;
+  if (d > 256) box.resize(2 * d), lo = box.data(), hi = box.data() + d;
+  for (std::size_t k = 0; k < d; ++k) {
+    lo[k] = hi[k] = queries[k];
+    for (std::size_t r = 1; r < nq; ++r) lo[k] = std::min(lo[k], queries[r * d + k]), hi[k] = std::max(hi[k], queries[r * d + k]);
+  }
+  std::vector<std::pair<double, std::uint32_t>> heap{{NodeBound(tree, root, lo, hi, alpha), root}};
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end());
+    const auto [bound, node] = heap.back();
+    heap.pop_back();
+    const float min_max = *std::min_element(run_max, run_max + nq);
+    if (bound < min_max + log_tol_per_centre) break;  // every remaining node is lower
+    if (tree.left[node] != TileTree::kNone) {
+      for (std::uint32_t c : {tree.left[node], tree.right[node]}) {
+        heap.push_back({NodeBound(tree, c, lo, hi, alpha), c});
+        std::push_heap(heap.begin(), heap.end());
+      }
+      continue;
+    }
+    const std::size_t t = tree.tile_begin[node], T = pc.tile_width[t];
+    for (std::size_t r0 = 0; r0 < nq; r0 += kMicroQueries) {
+      const float* q[kMicroQueries];
+      for (std::size_t r = 0; r < kMicroQueries; ++r) q[r] = queries + std::min(r0 + r, nq - 1) * d;
+      float tile_max[kMicroQueries];
+      TileExponents(pc.tile_coords(t), pc.tile_log_weights(t), T, d, q, alpha, buf, tile_max);
+      for (std::size_t r = 0; r < kMicroQueries && r0 + r < nq; ++r) {
+        FoldTile(buf + r * T, T, tile_max[r], run_max[r0 + r], run_sum[r0 + r]);
+      }
+    }
+  }
+  for (std::size_t r = 0; r < nq; ++r) {
+    out[r] = run_sum[r] > 0 ? run_max[r] + std::log(run_sum[r])
+                            : -std::numeric_limits<double>::infinity();
+  }
+}
+
 std::size_t LanesF32() { return hn::Lanes(DF()); }
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
@@ -136,6 +202,14 @@ HWY_AFTER_NAMESPACE();
 namespace infoflow::detail {
 
 HWY_EXPORT(LseQueryBlock);
+HWY_EXPORT(LsePrunedBlock);
+
+void lse_pruned_block(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
+                      double log_tol_per_centre, const float* queries, std::size_t nq,
+                      float alpha, float* buf, double* out) {
+  HWY_DYNAMIC_DISPATCH(LsePrunedBlock)(pc, tree, root, log_tol_per_centre, queries, nq, alpha,
+                                       buf, out);
+}
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(TargetName);
 
@@ -145,6 +219,10 @@ std::string cpu_simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 void lse_cpu(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
              const ProgressFn& progress) {
+  if (p.tolerance > 0 && p.d <= kPruneMaxDim) {
+    lse_cpu_pruned(p, seg, out, threads, progress);
+    return;
+  }
   const std::size_t whole[2] = {0, p.n}, whole_q[2] = {0, p.m};
   if (seg.count == 0) seg = {whole_q, whole, 1};
   const PackedCenters pc = pack_centers(p.centers, p.log_weights, p.d, seg.center_offsets, seg.count);

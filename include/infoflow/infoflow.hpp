@@ -80,6 +80,10 @@ using ProgressFn = std::function<void(double fraction)>;
 struct ComputeOptions {
   Backend backend = Backend::Auto;
   int threads = 0;  // cpu backend: 0 = all hardware threads
+  // Pruning of far centre tiles: each log-sum-exp may be low by at most `tolerance`
+  // (relative error of the sum, a proven bound); 0 evaluates every pair exactly. The
+  // reference backend is always exact.
+  double tolerance = 1e-6;
   ProgressFn progress;
 };
 
