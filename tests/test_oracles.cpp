@@ -120,6 +120,19 @@ TEST_P(Oracle, BinaryInputChannel) {
               0.336831, 2e-6);
 }
 
+// The 2^d vertices of the unit d-cube: the mixture factorises over coordinates, so
+// h = d * h(1-D mixture of N(0, sigma^2) and N(1, sigma^2)), known by quadrature.
+TEST_P(Oracle, HypercubeFactorises) {
+  const std::size_t d = 10, n = std::size_t{1} << d;
+  std::vector<double> c(n * d);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < d; ++k) c[i * d + k] = (i >> k) & 1;
+  }
+  const double sigma = 0.3;
+  const double truth = d * testing::quadrature_entropy_1d({0.0, 1.0}, sigma);
+  expect_within_se(mixture_entropy({c.data(), n, d}, options(sigma, 4)), truth);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Oracle, ::testing::ValuesIn(all_backends()),
                          testing::param_name);
 
