@@ -29,6 +29,8 @@ Data make_data(std::size_t n, std::size_t d) {
 void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto d = static_cast<std::size_t>(state.range(1));
+  const auto threads = static_cast<int>(state.range(2));
+  const bool exact = state.range(3) != 0;
   if (backend == infoflow::Backend::Cuda && !infoflow::cuda_available()) {
     state.SkipWithError(("no CUDA device: " + infoflow::cuda_unavailable_reason()).c_str());
     return;
@@ -37,6 +39,8 @@ void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend) {
   std::vector<double> out(n);
   infoflow::ComputeOptions opt;
   opt.backend = backend;
+  opt.threads = threads;
+  if (exact) opt.tolerance = 0;  // every pair evaluated: what the roofline counts
   for (auto _ : state) {
     infoflow::log_density({x.queries.data(), n, d}, {x.centers.data(), n, d}, {}, 0.1,
                           {out.data(), n}, opt);
@@ -46,19 +50,18 @@ void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend) {
                                                  benchmark::Counter::kIsRate);
 }
 
-void Shapes(benchmark::internal::Benchmark* b, std::size_t max_n) {
-  for (std::int64_t d : {1, 2, 4, 10, 16, 64, 256}) {
-    for (std::int64_t n : {2000, 20000}) {
-      if (static_cast<std::size_t>(n) <= max_n) b->Args({n, d});
-    }
-  }
+// Arguments: n = m, d, threads (0 = all), exact (1: no pruning).
+void Shapes(benchmark::internal::Benchmark* b) {
+  for (std::int64_t d : {1, 2, 4, 8, 10, 12, 16, 32, 64, 256, 1024}) b->Args({20000, d, 0, 1});
+  for (std::int64_t d : {1, 4, 10, 16}) b->Args({20000, d, 0, 0});  // default: pruning on
+  b->Args({20000, 10, 1, 1});  // thread scaling
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
-BENCHMARK_CAPTURE(BM_LogSumExp, cpu, infoflow::Backend::Cpu)->Apply([](auto* b) { Shapes(b, 20000); });
-BENCHMARK_CAPTURE(BM_LogSumExp, cuda, infoflow::Backend::Cuda)->Apply([](auto* b) { Shapes(b, 20000); });
+BENCHMARK_CAPTURE(BM_LogSumExp, cpu, infoflow::Backend::Cpu)->Apply(Shapes);
+BENCHMARK_CAPTURE(BM_LogSumExp, cuda, infoflow::Backend::Cuda)->Apply(Shapes);
 BENCHMARK_CAPTURE(BM_LogSumExp, reference, infoflow::Backend::Reference)
-    ->Args({2000, 10})->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({2000, 10, 0, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

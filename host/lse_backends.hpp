@@ -46,7 +46,8 @@ void lse_cpu(const LseProblemF32& p, SegmentsView segments, double* out, int thr
 
 // The same with pruning (p.tolerance > 0): centres and queries in k-d order, best-first
 // over a box tree per segment (host/cpu/lse_cpu_pruned.cpp).
-void lse_cpu_pruned(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
+// Returns false, having written nothing, when a probe shows pruning would not pay.
+bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
                     const ProgressFn& progress);
 
 // The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its

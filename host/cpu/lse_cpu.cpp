@@ -34,6 +34,28 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
+// 2^x for the x <= 0 of FoldTile (exponents minus their running max, in log2 units):
+// n = round(x), 2^(x - n) by Cephes' degree-6 polynomial on [-1/2, 1/2] (relative error
+// 1.7e-7), 2^n added to the exponent bits. Cheaper than a general exp (no ln 2 range
+// reduction, no overflow side); below 2^-126 the result is 0, which is < 2^-126 of the
+// tile's largest term.
+HWY_INLINE VF Exp2NonPositive(DF df, VF x) {
+  const hn::RebindToSigned<DF> di;
+  const VF lo = hn::Set(df, -126.0f);
+  const VF xc = hn::Max(x, lo);  // also maps -inf (zero weights, padding) to a finite value
+  const VF n = hn::Round(xc);
+  const VF f = hn::Sub(xc, n);
+  VF p = hn::Set(df, 1.535336188319500e-4f);
+  p = hn::MulAdd(p, f, hn::Set(df, 1.339887440266574e-3f));
+  p = hn::MulAdd(p, f, hn::Set(df, 9.618437357674640e-3f));
+  p = hn::MulAdd(p, f, hn::Set(df, 5.550332471162809e-2f));
+  p = hn::MulAdd(p, f, hn::Set(df, 2.402264791363012e-1f));
+  p = hn::MulAdd(p, f, hn::Set(df, 6.931472028550421e-1f));
+  p = hn::MulAdd(p, f, hn::Set(df, 1.0f));
+  const auto scaled = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n)));
+  return hn::IfThenZeroElse(hn::Lt(x, lo), hn::BitCast(df, scaled));
+}
+
 // Exponents e = log_w - alpha ||q - c||^2 of kMicroQueries queries against one packed
 // tile, written to buf (kMicroQueries x T), and each query's maximum over the tile.
 // Register block: kMicroQueries queries x 2 vectors of centres = 8 accumulators.
@@ -77,7 +99,9 @@ HWY_INLINE void TileExponents(const float* HWY_RESTRICT tile, const float* HWY_R
   tile_max[3] = hn::GetLane(hn::MaxOfLanes(df, m3));
 }
 
-// Folds one tile's exponents into a query's running (max, sum): the online rescale.
+// Folds one tile's exponents into a query's running (max, sum): the online rescale. All
+// exponents are in log2 units (log2(e) folded into alpha and the log-weights once, in
+// lse_cpu), so each term costs one exp2.
 HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_max,
                          float& run_max, double& run_sum) {
   const float new_max = std::max(run_max, tile_max);
@@ -87,10 +111,10 @@ HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_
   const VF shift = hn::Set(df, new_max);
   VF acc = hn::Zero(df);
   for (std::size_t j = 0; j < T; j += N) {
-    acc = hn::Add(acc, hn::Exp(df, hn::Sub(hn::Load(df, e + j), shift)));
+    acc = hn::Add(acc, Exp2NonPositive(df, hn::Sub(hn::Load(df, e + j), shift)));
   }
   const double tile_sum = hn::GetLane(hn::SumOfLanes(df, acc));
-  run_sum = run_sum * std::exp(static_cast<double>(run_max) - new_max) + tile_sum;
+  run_sum = run_sum * std::exp2(static_cast<double>(run_max) - new_max) + tile_sum;
   run_max = new_max;
 }
 
@@ -119,7 +143,7 @@ void LseQueryBlock(const PackedCenters& pc, std::size_t t0, std::size_t t1,
     }
   }
   for (std::size_t r = 0; r < nq; ++r) {
-    out[r] = run_sum[r] > 0 ? run_max[r] + std::log(run_sum[r])
+    out[r] = run_sum[r] > 0 ? (run_max[r] + std::log2(run_sum[r])) * kLn2
                             : -std::numeric_limits<double>::infinity();
   }
 }
@@ -141,11 +165,13 @@ double NodeBound(const TileTree& tree, std::uint32_t i, const float* qlo, const 
 
 // Best-first over the tile tree for up to kPruneQueries queries: visits nodes in order of
 // their bound and stops once the best remaining bound is below every query's running max
-// plus log(tolerance / n): the skipped terms then add at most tolerance * (their count /
+// plus log2(tolerance / n): the skipped terms then add at most tolerance * (their count /
 // n) * exp(max), i.e. at most a fraction `tolerance` of each query's sum.
-void LsePrunedBlock(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
-                    double log_tol_per_centre, const float* queries, std::size_t nq,
-                    float alpha, float* buf, double* out) {
+// Returns the number of tiles it folded.
+std::size_t LsePrunedBlock(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
+                           double log_tol_per_centre, const float* queries, std::size_t nq,
+                           float alpha, float* buf, double* out) {
+  std::size_t folded = 0;
   float run_max[kPruneQueries], qlo[256], qhi[256];
   double run_sum[kPruneQueries];
   std::fill(run_max, run_max + kPruneQueries, -std::numeric_limits<float>::infinity());
@@ -174,6 +200,7 @@ void LsePrunedBlock(const PackedCenters& pc, const TileTree& tree, std::uint32_t
       continue;
     }
     const std::size_t t = tree.tile_begin[node], T = pc.tile_width[t];
+    ++folded;
     for (std::size_t r0 = 0; r0 < nq; r0 += kMicroQueries) {
       const float* q[kMicroQueries];
       for (std::size_t r = 0; r < kMicroQueries; ++r) q[r] = queries + std::min(r0 + r, nq - 1) * d;
@@ -185,9 +212,10 @@ void LsePrunedBlock(const PackedCenters& pc, const TileTree& tree, std::uint32_t
     }
   }
   for (std::size_t r = 0; r < nq; ++r) {
-    out[r] = run_sum[r] > 0 ? run_max[r] + std::log(run_sum[r])
+    out[r] = run_sum[r] > 0 ? (run_max[r] + std::log2(run_sum[r])) * kLn2
                             : -std::numeric_limits<double>::infinity();
   }
+  return folded;
 }
 
 std::size_t LanesF32() { return hn::Lanes(DF()); }
@@ -204,10 +232,10 @@ namespace infoflow::detail {
 HWY_EXPORT(LseQueryBlock);
 HWY_EXPORT(LsePrunedBlock);
 
-void lse_pruned_block(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
-                      double log_tol_per_centre, const float* queries, std::size_t nq,
-                      float alpha, float* buf, double* out) {
-  HWY_DYNAMIC_DISPATCH(LsePrunedBlock)(pc, tree, root, log_tol_per_centre, queries, nq, alpha,
+std::size_t lse_pruned_block(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
+                             double log_tol_per_centre, const float* queries, std::size_t nq,
+                             float alpha, float* buf, double* out) {
+  return HWY_DYNAMIC_DISPATCH(LsePrunedBlock)(pc, tree, root, log_tol_per_centre, queries, nq, alpha,
                                        buf, out);
 }
 HWY_EXPORT(LanesF32);
@@ -217,10 +245,17 @@ std::size_t cpu_simd_lanes() { return HWY_DYNAMIC_DISPATCH(LanesF32)(); }
 
 std::string cpu_simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
-void lse_cpu(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
+void lse_cpu(const LseProblemF32& problem, SegmentsView seg, double* out, int threads,
              const ProgressFn& progress) {
-  if (p.tolerance > 0 && p.d <= kPruneMaxDim) {
-    lse_cpu_pruned(p, seg, out, threads, progress);
+  // Everything below works in log2 units: one exp2 per pair, no ln 2 range reduction.
+  std::vector<float> log2_w(problem.n);
+  for (std::size_t j = 0; j < problem.n; ++j) {
+    log2_w[j] = static_cast<float>(problem.log_weights[j] * kLog2e);
+  }
+  LseProblemF32 p = problem;
+  p.log_weights = log2_w.data();
+  p.alpha = static_cast<float>(problem.alpha * kLog2e);
+  if (p.tolerance > 0 && p.d <= kPruneMaxDim && lse_cpu_pruned(p, seg, out, threads, progress)) {
     return;
   }
   const std::size_t whole[2] = {0, p.n}, whole_q[2] = {0, p.m};

@@ -64,7 +64,8 @@ struct Block {
 
 }  // namespace
 
-void lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
+// p arrives in log2 units (lse_cpu): so are the bounds and the threshold.
+bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
                     const ProgressFn& progress) {
   const std::size_t whole_c[2] = {0, p.n}, whole_q[2] = {0, p.m}, d = p.d;
   if (seg.count == 0) seg = {whole_q, whole_c, 1};
@@ -102,6 +103,26 @@ void lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
     }
   }
   std::vector<double> sorted_out(p.m, -std::numeric_limits<double>::infinity());
+  auto run_block = [&](std::size_t i, float* buf) {
+    const Block& k = blocks[i];
+    const std::size_t t0 = pc.segment_tiles[k.segment], t1 = pc.segment_tiles[k.segment + 1];
+    const double n_s = static_cast<double>(seg.center_offsets[k.segment + 1] - seg.center_offsets[k.segment]);
+    const std::size_t folded = lse_pruned_block(pc, tree, tree.root[k.segment], std::log2(p.tolerance / n_s),
+                                                queries.data() + k.row * d, k.rows, p.alpha, buf,
+                                                sorted_out.data() + k.row);
+    return std::pair<std::size_t, std::size_t>{folded, t1 - t0};
+  };
+  std::vector<char> probed(blocks.size(), 0);
+  {
+    auto buf = hwy::AllocateAligned<float>(kMicroQueries * kPruneTile);
+    std::size_t folded = 0, total = 0;
+    const std::size_t step = std::max<std::size_t>(1, blocks.size() / kProbeBlocks);
+    for (std::size_t i = 0; i < blocks.size(); i += step) {
+      const auto [f, t] = run_block(i, buf.get());
+      folded += f, total += t, probed[i] = 1;
+    }
+    if (folded > kProbeMaxFraction * total) return false;
+  }
   const int nt = threads > 0 ? threads : omp_get_max_threads();
   std::atomic<std::size_t> done{0};
   const auto report_every = std::max<std::size_t>(1, blocks.size() / 200);
@@ -110,10 +131,7 @@ void lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
     auto buf = hwy::AllocateAligned<float>(kMicroQueries * kPruneTile);
 #pragma omp for schedule(dynamic, 4)
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-      const Block& k = blocks[i];
-      const double n_s = static_cast<double>(seg.center_offsets[k.segment + 1] - seg.center_offsets[k.segment]);
-      lse_pruned_block(pc, tree, tree.root[k.segment], std::log(p.tolerance / n_s),
-                       queries.data() + k.row * d, k.rows, p.alpha, buf.get(), sorted_out.data() + k.row);
+      if (!probed[i]) run_block(i, buf.get());
       const std::size_t now = done.fetch_add(1) + 1;
       if (progress && omp_get_thread_num() == 0 && now % report_every == 0) {
         progress(static_cast<double>(now) / blocks.size());
@@ -122,6 +140,7 @@ void lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   }
   for (std::size_t i = 0; i < p.m; ++i) out[qperm[i]] = sorted_out[i];
   if (progress) progress(1.0);
+  return true;
 }
 
 }  // namespace infoflow::detail
