@@ -155,7 +155,8 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
   res.n_inputs = inputs.rows, res.samples_per_input = opt.samples_per_input, res.beta = opt.beta;
   res.backend = resolve_backend(opt.compute.backend);
   const auto samples = detail::propagate(net, inputs, opt.samples_per_input, opt.beta,
-                                         opt.noisy_last_layer, opt.seed, opt.compute.threads);
+                                         opt.noisy_last_layer, opt.seed, opt.compute.threads,
+                                         res.backend);
   std::map<std::int64_t, std::vector<std::size_t>> classes;
   for (std::size_t x = 0; x < labels.size; ++x) classes[labels[x]].push_back(x);
   std::vector<std::size_t> layers = opt.layers, all(inputs.rows);

@@ -11,7 +11,8 @@ namespace infoflow::detail {
 
 std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double> inputs,
                                            std::size_t K, double beta, bool noisy_last,
-                                           std::uint64_t seed, int threads) {
+                                           std::uint64_t seed, int threads, Backend backend) {
+  if (backend == Backend::Cuda) return propagate_cuda(net, inputs, K, beta, noisy_last, seed);
   const std::size_t rows = inputs.rows * K, L = net.layers.size();
   std::vector<double> t(rows * inputs.cols);  // T_{l-1}
   for (std::size_t r = 0; r < rows; ++r) {

@@ -11,8 +11,18 @@ namespace infoflow::detail {
 // layer l = 1..L (index l - 1), each (m K) x d_l row-major, where T_l = S_l + beta Z_l on
 // noisy layers (all hidden layers; the last too when noisy_last). Z_l is drawn from
 // Philox stream layer_noise(l), row r: the same noise on every backend and thread count.
+// backend Cuda runs propagate_cuda; every other backend the CPU path.
 std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double> inputs,
                                            std::size_t samples_per_input, double beta,
-                                           bool noisy_last, std::uint64_t seed, int threads);
+                                           bool noisy_last, std::uint64_t seed, int threads,
+                                           Backend backend = Backend::Cpu);
+
+// The same on the GPU (kernels/noisy_forward.cu): cuBLAS GEMM per layer, then a fused
+// bias + activation + Philox noise kernel drawing the same normals as the CPU path, so
+// results agree to float64 rounding of the libm calls. Throws ResourceError when no
+// device is usable (host/cuda/noisy_forward_absent.cpp in CPU-only builds).
+std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<double> inputs,
+                                                std::size_t samples_per_input, double beta,
+                                                bool noisy_last, std::uint64_t seed);
 
 }  // namespace infoflow::detail
