@@ -45,10 +45,17 @@ struct QuerySource {
   double weight;
 };
 
+// cdf: per-segment cumulative weights (only for weighted selection).
 QuerySource query_source(const PreparedCenters& c, const std::vector<std::size_t>& co,
-                         const QueryPlan& plan, std::size_t s, std::size_t local,
-                         std::uint64_t seed, std::uint64_t row) {
+                         const QueryPlan& plan, const std::vector<double>& cdf, std::size_t s,
+                         std::size_t local, std::uint64_t seed, std::uint64_t row) {
   const std::size_t n_s = co[s + 1] - co[s];
+  if (plan.per_mixture > 0 && plan.weighted_selection) {
+    constexpr std::uint64_t k53 = std::uint64_t{1} << 53;
+    const double u = (rng::uniform_index(seed, rng::Stream::QuerySelection, row, k53) + 0.5) / k53;
+    const auto it = std::upper_bound(cdf.begin() + co[s], cdf.begin() + co[s + 1] - 1, u);
+    return {static_cast<std::size_t>(it - cdf.begin()), 1.0};
+  }
   if (plan.per_mixture > 0) {
     return {co[s] + rng::uniform_index(seed, rng::Stream::QuerySelection, row, n_s), 1.0};
   }
@@ -78,6 +85,16 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   std::vector<double> weight(rows);
   std::vector<std::size_t> seg_of(rows), chunk_qo, chunk_co;
   std::vector<MeanAccumulator> acc(count);
+  std::vector<double> cdf;  // weights normalised and accumulated within each segment
+  if (plan.per_mixture > 0 && plan.weighted_selection) {
+    cdf.resize(c.log_w.size());
+    for (std::size_t s = 0; s < count; ++s) {
+      double total = 0;
+      for (std::size_t i = co[s]; i < co[s + 1]; ++i) total += std::exp(c.log_w[i]);
+      double run = 0;
+      for (std::size_t i = co[s]; i < co[s + 1]; ++i) cdf[i] = (run += std::exp(c.log_w[i]) / total);
+    }
+  }
   double pairs_done = 0;
   std::size_t s_first = 0;
   for (std::size_t g0 = 0; g0 < total; g0 += rows) {
@@ -88,7 +105,8 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
     for (std::size_t s = s_first, r = 0; r < m; ++s) {
       const std::size_t end = std::min(qo[s + 1], g0 + m) - g0;
       for (; r < end; ++r) {
-        const QuerySource src = query_source(c, co, plan, s, g0 + r - qo[s], seed, row_base + g0 + r);
+        const QuerySource src = query_source(c, co, plan, cdf, s, g0 + r - qo[s], seed,
+                                              row_base + g0 + r);
         rng::normal_row(seed, rng::Stream::MonteCarloQueries, row_base + g0 + r, z.data(), d);
         for (std::size_t k = 0; k < d; ++k) queries[r * d + k] = c.raw.data[src.center * d + k] + sigma * z[k];
         weight[r] = src.weight, seg_of[r] = s;

@@ -12,7 +12,10 @@ namespace infoflow::detail {
 // How the queries of each mixture are drawn. Exactly one of the two is non-zero.
 struct QueryPlan {
   std::size_t per_center = 0;   // J draws c_i + sigma z for every centre (stratified)
-  std::size_t per_mixture = 0;  // Q draws from the mixture: uniform random centre + noise
+  std::size_t per_mixture = 0;  // Q draws from the mixture: random centre + noise
+  // per_mixture draws pick centre j with probability w_j (else uniformly: the centres'
+  // weights must then be equal within each mixture).
+  bool weighted_selection = false;
 };
 
 struct MixtureEstimate {

@@ -26,22 +26,23 @@ void check_matrix(MatrixView<double> x, const char* what) {
   }
 }
 
-void check_weights(Span<const double> weights, std::size_t n) {
+void check_weights(Span<const double> weights, std::size_t n, const char* what, const char* per) {
   if (weights.empty()) return;
+  const std::string name(what);
   if (weights.size != n) {
-    throw InvalidArgument("weights has " + std::to_string(weights.size) + " entries for " +
-                          std::to_string(n) + " centres");
+    throw InvalidArgument(name + " has " + std::to_string(weights.size) + " entries for " +
+                          std::to_string(n) + " " + per);
   }
   double sum = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (!std::isfinite(weights[j]) || weights[j] < 0) {
-      throw InvalidArgument("weights: entry " + std::to_string(j) + " is " +
+      throw InvalidArgument(name + ": entry " + std::to_string(j) + " is " +
                             std::to_string(weights[j]) + ", expected a finite value >= 0");
     }
     sum += weights[j];
   }
   if (std::abs(sum - 1) > 1e-9 * n + 1e-12) {
-    throw InvalidArgument("weights sum to " + std::to_string(sum) + ", expected 1");
+    throw InvalidArgument(name + " sum to " + std::to_string(sum) + ", expected 1");
   }
 }
 

@@ -12,7 +12,8 @@ namespace infoflow::detail {
 // Throws InvalidArgument naming `what` for an empty matrix or a non-finite entry.
 void check_matrix(MatrixView<double> x, const char* what);
 // Throws InvalidArgument unless weights is empty or n finite non-negative numbers summing to 1.
-void check_weights(Span<const double> weights, std::size_t n);
+void check_weights(Span<const double> weights, std::size_t n, const char* what = "weights",
+                   const char* per = "centres");
 // Throws InvalidArgument unless v is finite and > 0.
 void check_positive(double v, const char* what);
 

@@ -27,6 +27,9 @@ struct LayerJob {
   std::size_t m, K, d, layer;    // layer: 1-based
   const MutualInformationOptions& opt;
   Backend backend;
+  double input_weight(std::size_t x) const {
+    return opt.input_weights.empty() ? 1.0 / m : opt.input_weights[x];
+  }
 };
 
 // Noise rows of distinct terms of distinct layers never overlap (2^40 rows each).
@@ -34,31 +37,40 @@ std::uint64_t row_base(std::size_t layer, std::size_t term) {
   return (static_cast<std::uint64_t>(layer) * 16 + term) << 40;
 }
 
-// Entropies of the mixtures with centres rows[co[s]..co[s+1]) of S_l (uniform weights within
-// each), doubling the queries until every standard error is below target_stderr.
-std::vector<detail::MixtureEstimate> mixture_entropies(const LayerJob& job,
-                                                       const std::vector<std::size_t>& rows,
-                                                       const std::vector<std::size_t>& co,
-                                                       detail::QueryPlan plan, std::size_t term) {
+// sum_s a_s h(g_s) for the mixtures g_s with centres rows[co[s]..co[s+1]) of S_l, each row
+// weighted by its input's weight (renormalised within the mixture), with its standard
+// error; queries double until that error is below target_stderr (when set).
+Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& rows,
+                          const std::vector<std::size_t>& co, const std::vector<double>& a,
+                          detail::QueryPlan plan, std::size_t term, std::size_t* queries = nullptr) {
   std::vector<double> c(rows.size() * job.d), w(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     std::copy_n(job.s.begin() + rows[i] * job.d, job.d, c.begin() + i * job.d);
   }
   for (std::size_t seg = 0; seg + 1 < co.size(); ++seg) {
-    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] = 1.0 / (co[seg + 1] - co[seg]);
+    double total = 0;
+    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) total += (w[i] = job.input_weight(rows[i] / job.K));
+    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] /= total;
   }
+  plan.weighted_selection = !job.opt.input_weights.empty();
   const auto prepared = detail::prepare_centers({c.data(), rows.size(), job.d},
                                                 {w.data(), w.size()}, job.opt.beta, job.backend);
   for (;;) {
-    auto est = detail::entropy_mc_segmented(job.backend, prepared, co, plan, job.opt.beta,
-                                            job.opt.seed, row_base(job.layer, term),
-                                            job.opt.compute, {});
-    double worst = 0;
-    for (const auto& e : est) worst = std::max(worst, std::isnan(e.stderr) ? 0.0 : e.stderr);
-    const bool grow = job.opt.target_stderr > 0 && worst > job.opt.target_stderr;
-    if (!grow || (plan.per_mixture ? plan.per_mixture : plan.per_center * rows.size()) >= kMaxMcQueries) {
-      return est;
+    const auto est = detail::entropy_mc_segmented(job.backend, prepared, co, plan, job.opt.beta,
+                                                  job.opt.seed, row_base(job.layer, term),
+                                                  job.opt.compute, {});
+    Estimate e;
+    double var = 0;
+    std::size_t used = 0;
+    for (std::size_t i = 0; i < est.size(); ++i) {
+      e.value += a[i] * est[i].entropy;
+      var += std::isnan(est[i].stderr) ? 0.0 : a[i] * a[i] * est[i].stderr * est[i].stderr;
+      used += est[i].queries;
     }
+    e.stderr = std::sqrt(var);
+    if (queries != nullptr) *queries = used;
+    const bool grow = job.opt.target_stderr > 0 && e.stderr > job.opt.target_stderr;
+    if (!grow || used >= kMaxMcQueries) return e;
     (plan.per_mixture ? plan.per_mixture : plan.per_center) *= 2;
   }
 }
@@ -82,19 +94,22 @@ std::vector<std::size_t> distinct_rows(const LayerJob& job, const std::vector<st
   return rows;
 }
 
+// h(T_l | X) = sum_x p(x) h(T_l | X = x); layer 1 exactly (d/2) log(2 pi e beta^2). The m
+// conditional mixtures get J draws per centre: --mc-samples-per-center, else as many as
+// spend the unconditional budget Q over the m K centres (at least 1).
 Estimate entropy_given_x(const LayerJob& job) {
   if (job.layer == 1) return {gaussian_entropy(job.d, job.opt.beta), 0.0};
   std::vector<std::size_t> rows(job.m * job.K), co(job.m + 1);
+  std::vector<double> a(job.m);
   for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = r;
   for (std::size_t x = 0; x <= job.m; ++x) co[x] = x * job.K;
+  for (std::size_t x = 0; x < job.m; ++x) a[x] = job.input_weight(x);
   detail::QueryPlan plan;
-  plan.per_center = std::max<std::size_t>(1, job.opt.mc_samples_per_center);
-  const auto est = mixture_entropies(job, rows, co, plan, 1);
-  Estimate e;
-  double var = 0;
-  for (const auto& x : est) e.value += x.entropy / job.m, var += x.stderr * x.stderr;
-  e.stderr = std::sqrt(var) / job.m;
-  return e;
+  const std::size_t q = job.opt.mc_queries > 0 ? job.opt.mc_queries : kDefaultMcQueries;
+  plan.per_center = job.opt.mc_samples_per_center > 0
+                        ? job.opt.mc_samples_per_center
+                        : std::max<std::size_t>(1, (q + rows.size() - 1) / rows.size());
+  return weighted_entropy(job, rows, co, a, plan, 1);
 }
 
 // h(T_l | Y) = sum_y p(y) h(T_l | Y = y), each class's samples one mixture.
@@ -105,17 +120,11 @@ Estimate entropy_given_y(const LayerJob& job, const std::map<std::int64_t, std::
     const auto r = distinct_rows(job, members);
     rows.insert(rows.end(), r.begin(), r.end());
     co.push_back(rows.size());
-    p.push_back(static_cast<double>(members.size()) / job.m);
+    double p_y = 0;
+    for (std::size_t x : members) p_y += job.input_weight(x);
+    p.push_back(p_y);
   }
-  const auto est = mixture_entropies(job, rows, co, unconditional_plan(job.opt), 2);
-  Estimate e;
-  double var = 0;
-  for (std::size_t y = 0; y < est.size(); ++y) {
-    e.value += p[y] * est[y].entropy;
-    var += p[y] * p[y] * (std::isnan(est[y].stderr) ? 0.0 : est[y].stderr * est[y].stderr);
-  }
-  e.stderr = std::sqrt(var);
-  return e;
+  return weighted_entropy(job, rows, co, p, unconditional_plan(job.opt), 2);
 }
 
 void validate(const Network& net, MatrixView<double> inputs, Span<const std::int64_t> labels,
@@ -131,6 +140,8 @@ void validate(const Network& net, MatrixView<double> inputs, Span<const std::int
                           std::to_string(inputs.rows) + " inputs");
   }
   detail::check_positive(opt.beta, "beta");
+  detail::check_weights({opt.input_weights.data(), opt.input_weights.size()}, inputs.rows,
+                        "input weights", "inputs");
   if (opt.samples_per_input < 1) throw InvalidArgument("samples per input must be >= 1");
   if (opt.target_stderr < 0 || !std::isfinite(opt.target_stderr)) {
     throw InvalidArgument("target standard error must be a finite number >= 0");
@@ -170,15 +181,16 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
     LayerInformation info;
     info.layer = l, info.width = job.d;
     const auto rows = distinct_rows(job, all);
-    const auto h = mixture_entropies(job, rows, {0, rows.size()}, unconditional_plan(opt), 0)[0];
-    info.h_T_nats = h.entropy, info.h_T_stderr_nats = h.stderr, info.mc_queries = h.queries;
+    const Estimate h = weighted_entropy(job, rows, {0, rows.size()}, {1.0}, unconditional_plan(opt), 0,
+                                        &info.mc_queries);
+    info.h_T_nats = h.value, info.h_T_stderr_nats = h.stderr;
     const Estimate hx = entropy_given_x(job);
     info.h_T_given_X_nats = hx.value, info.h_T_given_X_stderr_nats = hx.stderr;
-    info.I_XT_nats = h.entropy - hx.value;
+    info.I_XT_nats = h.value - hx.value;
     info.I_XT_stderr_nats = std::hypot(h.stderr, hx.stderr);
     if (!classes.empty()) {
       const Estimate hy = entropy_given_y(job, classes);
-      info.I_YT_nats = h.entropy - hy.value;
+      info.I_YT_nats = h.value - hy.value;
       info.I_YT_stderr_nats = std::hypot(h.stderr, hy.stderr);
     }
     res.layers.push_back(info);

@@ -121,7 +121,8 @@ def main():
         if l == 1:
             hx = 0.5 * d * np.log(2 * np.pi * np.e * beta**2)
         else:
-            hx = np.mean(entropies(s, [(i * K, (i + 1) * K) for i in range(m)], 0, 1, beta, seed, base(1)))
+            j = max(1, -(-Q // (m * K)))  # the conditional budget: Q spread over the m K centres
+            hx = np.mean(entropies(s, [(i * K, (i + 1) * K) for i in range(m)], 0, j, beta, seed, base(1)))
         classes = sorted(set(y.tolist()))
         rows = np.concatenate([np.flatnonzero(y == c) for c in classes])
         grouped = np.concatenate([distinct[i * per_input:(i + 1) * per_input] for i in rows])

@@ -74,8 +74,10 @@ TEST_P(SpEstimator, SeparatedAndCollapsedRepresentations) {
   for (const auto& l : r.layers) EXPECT_NEAR(l.I_XT_nats, std::log(8.0), 4 * l.I_XT_stderr_nats + 1e-3);
   Network collapsed = far;
   collapsed.layers[0].weight = {0.0, 0.0};
-  const auto c = mutual_information(collapsed, {x.data(), m, 1}, {}, options(0.01));
-  for (const auto& l : c.layers) EXPECT_NEAR(l.I_XT_nats, 0.0, 4 * l.I_XT_stderr_nats + 1e-3);
+  // Layer 2's conditional term is a plug-in from K samples per input, biased low (PAPER.md
+  // §5(b)), which biases I(X;T_2) up: 0.076 nats at K = 20 here; at K = 400 it is below 0.01.
+  const auto c = mutual_information(collapsed, {x.data(), m, 1}, {}, options(0.01, 400));
+  for (const auto& l : c.layers) EXPECT_NEAR(l.I_XT_nats, 0.0, 4 * l.I_XT_stderr_nats + 0.01);
 }
 
 // Data processing along a random tanh chain, with K large enough that the negative bias
@@ -157,6 +159,42 @@ TEST(SpEstimatorInput, RejectsBadArguments) {
   o.layers = {};
   o.beta = 0;
   EXPECT_THROW(mutual_information(net, {x, 1, 2}, {}, o), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace infoflow
+
+namespace infoflow {
+namespace {
+
+// Weighted inputs: two inputs with probabilities 3/4 and 1/4 mapped far apart carry
+// H(X) = 0.562335 nats (PAPER.md §7.5's 3:1 limit) through every layer, and so does the
+// label that tells them apart; unweighted duplicates {x0, x0, x0, x1} give the same.
+TEST(SpEstimatorWeights, WeightedInputsMatchEntropyOfWeights) {
+  Network net;
+  net.layers = {{1, 2, {1.0, -1.0}, {0.0, 0.0}, Activation::Linear},
+                {2, 2, {1.0, 0.0, 0.0, 1.0}, {0.0, 0.0}, Activation::Tanh},
+                {2, 1, {1.0, 1.0}, {0.0}, Activation::Linear}};
+  const double h = 0.562335;
+  const double x[] = {0.0, 1.0};
+  const std::int64_t y[] = {0, 1};
+  MutualInformationOptions o;
+  o.beta = 0.01, o.samples_per_input = 20, o.mc_queries = 20000, o.seed = 2;
+  o.input_weights = {0.75, 0.25};
+  const auto r = mutual_information(net, {x, 2, 1}, {y, 2}, o);
+  ASSERT_EQ(r.layers.size(), 2u);
+  for (const auto& l : r.layers) {
+    EXPECT_NEAR(l.I_XT_nats, h, 4 * l.I_XT_stderr_nats + 2e-3) << "layer " << l.layer;
+    EXPECT_NEAR(l.I_YT_nats, h, 4 * l.I_YT_stderr_nats + 2e-3) << "layer " << l.layer;
+  }
+  const double dup[] = {0.0, 0.0, 0.0, 1.0};
+  o.input_weights.clear();
+  const auto u = mutual_information(net, {dup, 4, 1}, {}, o);
+  for (const auto& l : u.layers) EXPECT_NEAR(l.I_XT_nats, h, 4 * l.I_XT_stderr_nats + 2e-3);
+  o.input_weights = {0.5, 0.6};
+  EXPECT_THROW(mutual_information(net, {x, 2, 1}, {}, o), InvalidArgument);
+  o.input_weights = {1.0};
+  EXPECT_THROW(mutual_information(net, {x, 2, 1}, {}, o), InvalidArgument);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace infoflow::cli {
 namespace {
 
 struct MiArgs {
-  std::string model, inputs, labels, activation, layers = "all", backend = "auto";
+  std::string model, inputs, labels, input_weights, activation, layers = "all", backend = "auto";
   double beta = 0, target_stderr = 0;
   long long samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
@@ -110,7 +110,9 @@ int run_mi(const MiArgs& a) {
   const io::Matrix x = io::read_matrix(a.inputs);
   std::vector<std::int64_t> labels;
   if (!a.labels.empty()) labels = io::read_npy_integers(a.labels);
-  const MutualInformationResult r = mutual_information(net, x.view(), {labels.data(), labels.size()}, o);
+  MutualInformationOptions opt = o;
+  if (!a.input_weights.empty()) opt.input_weights = io::read_matrix(a.input_weights).values;
+  const MutualInformationResult r = mutual_information(net, x.view(), {labels.data(), labels.size()}, opt);
   if (a.json) {
     std::printf("%s\n", to_json(r, !labels.empty()).dump().c_str());
   } else {
@@ -128,6 +130,8 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--model", a->model, "network: safetensors with layers.{i}.weight / .bias")->required();
   sub->add_option("--inputs", a->inputs, "inputs X: .npy or .csv, one row per input")->required();
   sub->add_option("--labels", a->labels, "integer labels Y (.npy, one per input): adds I(Y;T)");
+  sub->add_option("--input-weights", a->input_weights,
+                  "probability of each input (.npy or .csv, summing to 1); default uniform");
   sub->add_option("--beta", a->beta, "noise standard deviation of every noisy layer (> 0)")->required();
   sub->add_option("--samples-per-input", a->samples_per_input, "K noisy passes per input")
       ->capture_default_str();

@@ -48,6 +48,8 @@ struct MutualInformationOptions {
   bool noisy_last_layer = false;  // the authors' nets: logits carry no noise
   std::vector<std::size_t> layers;  // 1-based layers to report; empty = every noisy layer
   std::uint64_t seed = 0;
+  // Probability of each input row (summing to 1); empty: X uniform over the rows.
+  std::vector<double> input_weights;
   ComputeOptions compute;
 };
 
