@@ -28,15 +28,12 @@ int main(int argc, char** argv) {
     for (const auto& c : commands) {
       if (c.app->parsed()) return c.run();
     }
-  } catch (const infoflow::InvalidArgument& e) {
-    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
-    return 2;
-  } catch (const infoflow::IoError& e) {
-    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
-    return 2;
   } catch (const infoflow::ResourceError& e) {
     std::fprintf(stderr, "infoflow: error: %s\n", e.what());
     return 3;
+  } catch (const infoflow::Error& e) {  // bad input or usage: InvalidArgument, IoError
+    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "infoflow: error: %s\n", e.what());
     return 1;
