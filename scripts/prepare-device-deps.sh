@@ -12,5 +12,7 @@ rm -rf .deps && mkdir -p .deps/debs
 (cd .deps/debs && apt-get download "${pkgs[@]}" >/dev/null)
 for f in .deps/debs/*.deb; do dpkg -x "$f" .deps; done
 rm -rf .deps/debs .deps/usr/share/doc .deps/usr/share/man
+# The static OpenBLAS archive alone is ~60 MB: the carry limit is 64 MiB in all.
+find .deps -name "libopenblas*.a" -delete
 # .deps/ is in .gitignore
 du -sh .deps
