@@ -127,6 +127,7 @@ TEST_F(MiCli, BadInputs) {
   expect_error(base + " --inputs " + inputs_ + " --layers x", "--layers");
   expect_error(base + " --inputs " + inputs_ + " --activation swish", "swish");
   expect_error(base + " --inputs " + inputs_ + " --samples-per-input 0", "samples-per-input");
+  expect_error(base + " --inputs " + inputs_ + " --samples-per-input 100000000000", "GiB", 3);
   expect_error(base + " --inputs " + inputs_ + " --mc-queries 10 --target-stderr 0.1", "excludes");
   // A model with a NaN weight, and hostile files.
   Network bad = net_;

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "memory.hpp"
 #include "rng/philox_normal.hpp"
 
 namespace infoflow::detail {
@@ -12,8 +13,13 @@ namespace infoflow::detail {
 std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double> inputs,
                                            std::size_t K, double beta, bool noisy_last,
                                            std::uint64_t seed, int threads, Backend backend) {
-  if (backend == Backend::Cuda) return propagate_cuda(net, inputs, K, beta, noisy_last, seed);
   const std::size_t rows = inputs.rows * K, L = net.layers.size();
+  double widths = static_cast<double>(inputs.cols);
+  for (const DenseLayer& l : net.layers) widths += 2.0 * l.out;  // S_l kept, T_l transient
+  require_memory(widths * rows * sizeof(double),
+                 "the noisy forward passes (" + std::to_string(inputs.rows) + " inputs x " +
+                     std::to_string(K) + " samples; lower --samples-per-input)");
+  if (backend == Backend::Cuda) return propagate_cuda(net, inputs, K, beta, noisy_last, seed);
   std::vector<double> t(rows * inputs.cols);  // T_{l-1}
   for (std::size_t r = 0; r < rows; ++r) {
     std::copy(inputs.data + (r / K) * inputs.cols, inputs.data + (r / K + 1) * inputs.cols,
