@@ -1,84 +1,131 @@
-// CSV reader: comma-separated numbers, one row per line; an optional header line (a first
-// line that does not parse as numbers), '#' comment lines and blank lines are skipped.
-#include <cerrno>
+// CSV reader: comma-separated numbers, one row per line. Numbers are parsed with
+// std::from_chars, so the result does not depend on the C locale (a program that set a
+// German locale would otherwise read "1.5" as 1).
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string_view>
+#include <system_error>
 
 #include "io/matrix_file.hpp"
 
 namespace infoflow::io {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw IoError(path + ": " + what);
-}
+using internal::fail;
 
-std::string trim(const std::string& s) {
+std::string_view trim(std::string_view s) {
   const std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
 }
 
-// Parses one line; returns false (and leaves `bad` set) at the first non-number field.
-bool parse_fields(const std::string& line, std::vector<double>& out, std::string& bad) {
+enum class FieldError { None, Empty, NotNumber, OutOfRange };
+
+FieldError parse_number(std::string_view field, double& v) {
+  if (field.empty()) return FieldError::Empty;
+  const char* b = field.data();
+  const char* e = b + field.size();
+  // from_chars refuses the leading '+' that spreadsheets sometimes write.
+  if (*b == '+' && e - b > 1 && b[1] != '-' && b[1] != '+') ++b;
+  const auto r = std::from_chars(b, e, v);
+  if (r.ec == std::errc::result_out_of_range && r.ptr == e) return FieldError::OutOfRange;
+  if (r.ec != std::errc() || r.ptr != e) return FieldError::NotNumber;
+  return FieldError::None;
+}
+
+struct LineParse {
+  FieldError error = FieldError::None;
+  std::size_t column = 0;  // 1-based, of the first bad field
+  std::string_view field;
+};
+
+// Parses one comma-separated line into `out`, stopping at the first bad field.
+LineParse parse_line(std::string_view line, std::vector<double>& out) {
   out.clear();
-  std::stringstream ss(line);
-  std::string field;
-  while (std::getline(ss, field, ',')) {
-    const std::string t = trim(field);
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size()) {
-      bad = t;
-      return false;
-    }
+  std::size_t start = 0;
+  for (std::size_t column = 1;; ++column) {
+    const std::size_t comma = line.find(',', start);
+    const std::string_view field =
+        trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    double v = 0;
+    const FieldError err = parse_number(field, v);
+    if (err != FieldError::None) return {err, column, field};
     out.push_back(v);
+    if (comma == std::string_view::npos) return {};
+    start = comma + 1;
   }
-  if (!line.empty() && line.back() == ',') {  // a trailing comma is an empty field
-    bad = "";
-    return false;
+}
+
+// The field as it may appear in a one-line message: printable and short.
+std::string printable(std::string_view field) {
+  std::string s(field.substr(0, 40));
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
-  return true;
+  return field.size() > 40 ? s + "..." : s;
+}
+
+std::string describe(std::size_t lineno, const LineParse& p) {
+  const std::string where = "line " + std::to_string(lineno) + ": ";
+  const std::string text = "'" + printable(p.field) + "'";
+  switch (p.error) {
+    case FieldError::Empty:
+      return where + "empty field (column " + std::to_string(p.column) + ")";
+    case FieldError::OutOfRange:
+      return where + text + " is out of range for float64";
+    default: {
+      const bool other_separator = p.field.find_first_of(" \t;") != std::string_view::npos;
+      return where + text + " is not a number" + (other_separator ? " (separate values with commas)" : "");
+    }
+  }
+}
+
+void check_finite(const std::string& path, std::size_t lineno, const std::vector<double>& row) {
+  for (std::size_t k = 0; k < row.size(); ++k) {
+    if (!std::isfinite(row[k])) {
+      const char* name = std::isnan(row[k]) ? "nan" : row[k] > 0 ? "inf" : "-inf";
+      fail(path, std::string("non-finite value (") + name + ") at line " + std::to_string(lineno) +
+                     ", column " + std::to_string(k + 1));
+    }
+  }
 }
 
 }  // namespace
 
+// Line and column numbers in messages are 1-based, as an editor shows them.
 Matrix read_csv(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
+  std::ifstream f = internal::open_for_reading(path);
   Matrix m;
-  std::string line, bad;
+  std::string line;
   std::vector<double> row;
-  bool first = true;
+  bool header = false, seen_line = false;  // only the first non-comment line may be a header
+  std::size_t first_data_line = 0;
   for (std::size_t lineno = 1; std::getline(f, line); ++lineno) {
-    if (line.find('\0') != std::string::npos) fail(path, "not a text file (NUL bytes)");
-    const std::string t = trim(line);
+    if (line.find('\0') != std::string::npos) {
+      fail(path, "not a text file (NUL byte on line " + std::to_string(lineno) + ")");
+    }
+    std::string_view t = line;
+    if (lineno == 1 && t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);  // UTF-8 BOM
+    t = trim(t);
     if (t.empty() || t[0] == '#') continue;
-    const bool ok = parse_fields(t, row, bad);
-    if (!ok && first && m.rows == 0) {
-      first = false;  // a header line
+    const LineParse p = parse_line(t, row);
+    // An out-of-range number is bad data, not a column name.
+    if (!seen_line && p.error != FieldError::None && p.error != FieldError::OutOfRange) {
+      seen_line = header = true;
       continue;
     }
-    first = false;
-    if (!ok) fail(path, "line " + std::to_string(lineno) + ": '" + bad + "' is not a number");
-    if (m.rows > 0 && row.size() != m.cols) {
-      fail(path, "line " + std::to_string(lineno) + " has " + std::to_string(row.size()) +
-                     " values, expected " + std::to_string(m.cols));
+    seen_line = true;
+    if (p.error != FieldError::None) fail(path, describe(lineno, p));
+    if (m.rows == 0) m.cols = row.size(), first_data_line = lineno;
+    if (row.size() != m.cols) {
+      fail(path, "line " + std::to_string(lineno) + " has " + std::to_string(row.size()) + " values, expected " +
+                     std::to_string(m.cols) + " (as on line " + std::to_string(first_data_line) + ")");
     }
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      if (!std::isfinite(row[k])) {
-        fail(path, "non-finite value (" + std::to_string(row[k]) + ") at line " +
-                       std::to_string(lineno) + ", column " + std::to_string(k));
-      }
-    }
-    m.cols = row.size();
+    check_finite(path, lineno, row);
     m.values.insert(m.values.end(), row.begin(), row.end());
     ++m.rows;
   }
-  if (m.rows == 0) fail(path, "empty: no data rows");
+  if (f.bad()) fail(path, "read error");
+  if (m.rows == 0) fail(path, header ? "no data rows (only a header line)" : "no data rows (empty, or only blank and comment lines)");
   return m;
 }
 

@@ -1,8 +1,12 @@
 // Reading centres, inputs and labels from .npy and .csv files. Every error is an
-// infoflow::IoError whose one-line message starts with the path.
+// infoflow::IoError whose one-line message starts with the path, then ": ", then the
+// problem; the one exception is a valid file too large for the available memory, which
+// is a ResourceError (refused before allocating).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,17 +20,35 @@ struct Matrix {  // owning row-major float64 matrix
   MatrixView<double> view() const { return {values.data(), rows, cols}; }
 };
 
-// .npy v1/v2/v3, C order, little-endian float32/float64 or integers; 2-D n x d, 1-D n x 1.
-// Rejects empty arrays and non-finite values.
+// .npy format 1.0/2.0/3.0, C order. dtypes: float32/float64 and 8- to 64-bit signed or
+// unsigned integers, either byte order (big-endian data is byte-swapped). Shape (n, d)
+// gives n x d, (n,) gives n x 1. Rejects 0-D and >2-D arrays, Fortran order, empty
+// arrays, a data size that differs from the header's, and NaN/inf values.
 Matrix read_npy(const std::string& path);
-// Comma-separated numbers, one row per line, optional header line, '#' comments.
+
+// Comma-separated numbers (spaces around them allowed), one row per line. A first line
+// that does not parse as numbers is a header and skipped; blank lines and lines starting
+// with '#' are skipped; \r\n line ends and a UTF-8 byte order mark are accepted. Rejects
+// ragged rows, non-numbers after the header, NaN/inf, NUL bytes and files without data.
 Matrix read_csv(const std::string& path);
-// .npy by its magic bytes, else .csv/.txt text.
+
+// By content: the .npy magic (or a .npy extension) reads as .npy; a .csv/.txt extension
+// or text content reads as CSV; anything else is "not a .npy or .csv file".
 Matrix read_matrix(const std::string& path);
-// 1-D integer labels (.npy of any integer dtype, or floats holding exact integers).
+
+// 1-D labels, shape (n,) or (n, 1): any integer dtype, or floats holding exact integers
+// (|v| <= 2^53). Values are exact: int64/uint64 data never goes through double.
 std::vector<std::int64_t> read_npy_integers(const std::string& path);
 
+// Format 1.0, C order, shape (rows, cols); for tests and tools.
 void write_npy(const std::string& path, MatrixView<double> m);  // '<f8'
 void write_npy(const std::string& path, const float* data, std::size_t rows, std::size_t cols);  // '<f4'
+
+namespace internal {
+// Opens `path` for binary reading; IoError "PATH: cannot open file (reason)" or
+// "PATH: is a directory" otherwise.
+std::ifstream open_for_reading(const std::string& path);
+[[noreturn]] void fail(const std::string& path, const std::string& problem);  // IoError
+}  // namespace internal
 
 }  // namespace infoflow::io

@@ -1,173 +1,316 @@
-// .npy reader and writer (format: numpy.lib.format, versions 1.0-3.0). The header is
-// checked against the file size before anything is allocated, so a hostile header never
-// causes a huge allocation; every value is checked finite.
+// .npy reader and writer (numpy.lib.format, versions 1.0-3.0). The data size the header
+// claims is checked against the file size before anything is allocated, so a hostile
+// header never causes a huge allocation.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
+#include <string_view>
 
 #include "io/matrix_file.hpp"
 #include "memory.hpp"
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the .npy reader assumes a little-endian host"
+#endif
+
 namespace infoflow::io {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw IoError(path + ": " + what);
-}
+using internal::fail;
 
-struct NpyHeader {
+// numpy itself refuses headers over 10 000 bytes by default; 1 MiB leaves room for any
+// honest file while a (sparse) file claiming a 4 GiB header cannot make us allocate it.
+constexpr std::size_t kMaxHeaderBytes = std::size_t{1} << 20;
+
+struct Dtype {
   std::string descr;
-  char kind = 0;  // 'f', 'i', 'u'
-  std::size_t itemsize = 0;
-  std::vector<std::size_t> shape;
-  std::size_t count = 1;  // product of shape
-  std::size_t data_offset = 0;
+  char kind = 0;         // 'f', 'i' or 'u'
+  std::size_t size = 0;  // bytes per item
+  bool swap = false;     // big-endian data
 };
 
-// Value of `key` in the header dict: the text after "'key':" up to the next ',' or '}',
-// or the parenthesised tuple for shape.
-std::string dict_value(const std::string& path, const std::string& dict, const std::string& key) {
-  std::size_t p = dict.find("'" + key + "'");
-  if (p == std::string::npos) fail(path, "malformed .npy header: no '" + key + "' entry");
-  p = dict.find(':', p);
-  if (p == std::string::npos) fail(path, "malformed .npy header near '" + key + "'");
-  ++p;
-  while (p < dict.size() && dict[p] == ' ') ++p;
-  const char close = dict[p] == '(' ? ')' : dict[p] == '\'' ? '\'' : 0;
-  const std::size_t end = close ? dict.find(close, p + 1) : dict.find_first_of(",}", p);
-  if (end == std::string::npos) fail(path, "malformed .npy header near '" + key + "'");
-  return close ? dict.substr(p + 1, end - p - 1) : dict.substr(p, end - p);
+struct NpyHeader {
+  Dtype dtype;
+  std::vector<std::size_t> shape;
+  std::size_t count = 0;  // product of shape
+  std::size_t rows() const { return shape[0]; }
+  std::size_t cols() const { return shape.size() == 2 ? shape[1] : 1; }
+};
+
+std::string shape_text(const std::vector<std::size_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-void parse_descr(const std::string& path, NpyHeader& h) {
-  const std::string& d = h.descr;
-  if (d.size() < 3 || (d[0] != '<' && d[0] != '|' && d[0] != '=') ||
-      (d[1] != 'f' && d[1] != 'i' && d[1] != 'u')) {
-    fail(path, "unsupported dtype '" + d + "' (expected little-endian float32/float64 or integers)");
-  }
-  h.kind = d[1];
-  h.itemsize = std::strtoul(d.c_str() + 2, nullptr, 10);
-  const bool ok = h.kind == 'f' ? (h.itemsize == 4 || h.itemsize == 8)
-                                : (h.itemsize == 1 || h.itemsize == 2 || h.itemsize == 4 || h.itemsize == 8);
-  if (!ok) fail(path, "unsupported dtype '" + d + "' (expected float32/float64 or integers)");
-}
+// The header is a Python dict literal; this accepts what numpy writes (any key order and
+// whitespace, single or double quotes, Python 2 "3L" integers) and nothing else.
+class DictParser {
+ public:
+  DictParser(std::string_view text, const std::string& path) : s_(text), path_(path) {}
 
-void parse_shape(const std::string& path, const std::string& text, NpyHeader& h) {
-  std::size_t p = 0;
-  while (p < text.size()) {
-    while (p < text.size() && (text[p] == ' ' || text[p] == ',')) ++p;
-    if (p >= text.size()) break;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(text.c_str() + p, &end, 10);
-    if (end == text.c_str() + p || text[p] == '-') fail(path, "malformed .npy shape (" + text + ")");
-    if (v != 0 && h.count > std::numeric_limits<std::size_t>::max() / 8 / v) {
-      fail(path, "shape (" + text + ") is too large");
+  void parse(std::string& descr, bool& fortran, std::vector<std::size_t>& shape) {
+    expect('{', "at the start");
+    bool have_descr = false, have_fortran = false, have_shape = false;
+    while (!eat('}')) {
+      const std::string key = quoted();
+      expect(':', "after '" + key + "'");
+      if (key == "descr" && !have_descr) {
+        if (eat('[')) fail(path_, "structured dtypes are not supported");
+        descr = quoted(), have_descr = true;
+      } else if (key == "fortran_order" && !have_fortran) {
+        fortran = boolean(), have_fortran = true;
+      } else if (key == "shape" && !have_shape) {
+        shape = tuple(), have_shape = true;
+      } else {
+        bad("unexpected or repeated key '" + key + "'");
+      }
+      if (!eat(',')) {
+        expect('}', "after the value of '" + key + "'");
+        break;
+      }
     }
-    h.shape.push_back(v), h.count *= v;
-    p = end - text.c_str();
+    skip_space();
+    if (pos_ != s_.size()) bad("text after the dict");
+    if (!have_descr) bad("no 'descr' entry");
+    if (!have_fortran) bad("no 'fortran_order' entry");
+    if (!have_shape) bad("no 'shape' entry");
   }
-  if (h.shape.empty() || h.shape.size() > 2) {
-    fail(path, "expected a 1-D or 2-D array, got shape (" + text + ")");
+
+ private:
+  void skip_space() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
   }
+  bool eat(char c) {
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == c) return ++pos_, true;
+    return false;
+  }
+  void expect(char c, const std::string& where) {
+    if (!eat(c)) bad(std::string("expected '") + c + "' " + where);
+  }
+  [[noreturn]] void bad(const std::string& what) {
+    fail(path_, "malformed .npy header: " + what + " (at byte " + std::to_string(pos_) + " of the dict)");
+  }
+  std::string quoted() {
+    skip_space();
+    const char q = pos_ < s_.size() ? s_[pos_] : 0;
+    if (q != '\'' && q != '"') bad("expected a quoted string");
+    const std::size_t end = s_.find(q, pos_ + 1);
+    if (end == std::string_view::npos) bad("unterminated string");
+    const std::string out(s_.substr(pos_ + 1, end - pos_ - 1));
+    pos_ = end + 1;
+    return out;
+  }
+  bool boolean() {
+    skip_space();
+    for (const bool v : {true, false}) {
+      const std::string_view word = v ? "True" : "False";
+      if (s_.substr(pos_, word.size()) == word) return pos_ += word.size(), v;
+    }
+    bad("fortran_order must be True or False");
+  }
+  std::vector<std::size_t> tuple() {
+    expect('(', "to open the shape");
+    std::vector<std::size_t> out;
+    while (!eat(')')) {
+      skip_space();
+      if (pos_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+        bad("shape entries must be non-negative integers");
+      }
+      std::size_t v = 0;
+      for (; pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_])); ++pos_) {
+        const auto digit = static_cast<std::size_t>(s_[pos_] - '0');
+        if (v > (std::numeric_limits<std::size_t>::max() - digit) / 10) bad("shape entry too large");
+        v = v * 10 + digit;
+      }
+      if (pos_ < s_.size() && s_[pos_] == 'L') ++pos_;
+      out.push_back(v);
+      if (!eat(',')) {
+        expect(')', "to close the shape");
+        break;
+      }
+    }
+    return out;
+  }
+
+  std::string_view s_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+};
+
+Dtype parse_dtype(const std::string& path, const std::string& descr) {
+  Dtype t;
+  t.descr = descr;
+  const bool digits = descr.size() >= 3 && descr.size() <= 4 &&
+                      std::all_of(descr.begin() + 2, descr.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) {
+    t.kind = descr[1];
+    t.size = std::stoul(descr.substr(2));
+  }
+  const bool size_ok = t.kind == 'f' ? (t.size == 4 || t.size == 8)
+                                     : (t.kind == 'i' || t.kind == 'u') &&
+                                           (t.size == 1 || t.size == 2 || t.size == 4 || t.size == 8);
+  // '|' (no byte order) is what numpy writes for 1-byte types and is meaningless otherwise.
+  const char order = descr.empty() ? 0 : descr[0];
+  const bool order_ok = order == '<' || order == '>' || order == '=' || (order == '|' && t.size == 1);
+  if (!size_ok || !order_ok) {
+    fail(path, "unsupported dtype '" + descr + "' (supported: float32, float64, 8/16/32/64-bit integers)");
+  }
+  t.swap = order == '>' && t.size > 1;
+  return t;
 }
 
+// Sets h.count and checks the data size the header claims against the bytes present.
+void check_data_size(const std::string& path, NpyHeader& h, std::size_t have) {
+  if (h.shape.empty() || h.shape.size() > 2) {
+    fail(path, "expected a 1-D or 2-D array, got shape " + shape_text(h.shape));
+  }
+  h.count = 1;
+  for (const std::size_t n : h.shape) {
+    if (n != 0 && h.count > std::numeric_limits<std::size_t>::max() / h.dtype.size / n) {
+      fail(path, "shape " + shape_text(h.shape) + " is too large (size overflows)");
+    }
+    h.count *= n;
+  }
+  const std::size_t bytes = h.count * h.dtype.size;
+  if (bytes != have) {
+    fail(path, std::string(bytes > have ? "truncated" : "size mismatch (trailing bytes)") + ": shape " +
+                   shape_text(h.shape) + " of '" + h.dtype.descr + "' needs " + std::to_string(bytes) +
+                   " bytes of data, the file has " + std::to_string(have));
+  }
+  if (h.count == 0) fail(path, "empty array, shape " + shape_text(h.shape));
+}
+
+// Shape and dtype, with the data size checked against `file_size`; leaves `f` at the data.
 NpyHeader read_header(std::ifstream& f, const std::string& path, std::size_t file_size) {
-  char prefix[10];
-  if (!f.read(prefix, 8) || std::memcmp(prefix, "\x93NUMPY", 6) != 0) {
+  unsigned char pre[12] = {};
+  if (!f.read(reinterpret_cast<char*>(pre), 8) || std::memcmp(pre, "\x93NUMPY", 6) != 0) {
     fail(path, "not a .npy file (bad magic)");
   }
-  const int major = static_cast<unsigned char>(prefix[6]);
-  std::size_t len_bytes = major == 1 ? 2 : (major == 2 || major == 3) ? 4 : 0;
-  if (len_bytes == 0) fail(path, "unsupported .npy version " + std::to_string(major));
-  unsigned char lb[4] = {0, 0, 0, 0};
-  if (!f.read(reinterpret_cast<char*>(lb), static_cast<std::streamsize>(len_bytes))) {
+  if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
+    fail(path, "unsupported .npy format version " + std::to_string(pre[6]) + "." + std::to_string(pre[7]));
+  }
+  const std::size_t len_bytes = pre[6] == 1 ? 2 : 4;
+  if (!f.read(reinterpret_cast<char*>(pre + 8), static_cast<std::streamsize>(len_bytes))) {
     fail(path, "truncated .npy header");
   }
-  const std::size_t header_len = lb[0] | (lb[1] << 8) | (std::size_t{lb[2]} << 16) | (std::size_t{lb[3]} << 24);
+  std::size_t header_len = 0;
+  for (std::size_t i = len_bytes; i-- > 0;) header_len = header_len << 8 | pre[8 + i];
+  const std::size_t offset = 8 + len_bytes + header_len;
+  if (offset > file_size) {
+    fail(path, "truncated .npy header: header length " + std::to_string(header_len) +
+                   " runs past the end of the file (" + std::to_string(file_size) + " bytes)");
+  }
+  if (header_len > kMaxHeaderBytes) fail(path, "implausible .npy header length " + std::to_string(header_len));
+  std::string text(header_len, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(header_len));
+  std::string descr;
+  bool fortran = false;
   NpyHeader h;
-  h.data_offset = 8 + len_bytes + header_len;
-  if (h.data_offset > file_size) fail(path, "truncated .npy header (length field past end of file)");
-  std::string dict(header_len, '\0');
-  f.read(dict.data(), static_cast<std::streamsize>(header_len));
-  const std::size_t open = dict.find('{'), close = dict.rfind('}');
-  if (open == std::string::npos || close == std::string::npos || close < open) {
-    fail(path, "malformed .npy header (no dict)");
-  }
-  dict = dict.substr(open, close - open + 1);
-  h.descr = dict_value(path, dict, "descr");
-  const std::string fortran = dict_value(path, dict, "fortran_order");
-  if (fortran.find("True") != std::string::npos) {
-    fail(path, "Fortran-order array not supported; save with np.ascontiguousarray");
-  }
-  if (fortran.find("False") == std::string::npos) fail(path, "malformed fortran_order entry");
-  parse_descr(path, h);
-  parse_shape(path, dict_value(path, dict, "shape"), h);
-  const std::size_t bytes = h.count * h.itemsize, have = file_size - h.data_offset;
-  if (bytes != have) {
-    fail(path, (have < bytes ? "truncated: header says " : "size mismatch: header says ") +
-                   std::to_string(bytes) + " bytes of data, file has " + std::to_string(have));
-  }
+  DictParser(text, path).parse(descr, fortran, h.shape);
+  h.dtype = parse_dtype(path, descr);
+  if (fortran) fail(path, "Fortran order not supported; save with np.ascontiguousarray");
+  check_data_size(path, h, file_size - offset);
   return h;
 }
 
-double decode(const unsigned char* p, char kind, std::size_t size) {
-  if (kind == 'f') {
-    if (size == 4) { float v; std::memcpy(&v, p, 4); return v; }
-    double v; std::memcpy(&v, p, 8); return v;
-  }
-  std::uint64_t u = 0;
-  std::memcpy(&u, p, size);  // little-endian host
-  if (kind == 'u') return static_cast<double>(u);
-  const int shift = 64 - 8 * static_cast<int>(size);
-  return static_cast<double>(static_cast<std::int64_t>(u << shift) >> shift);
+NpyHeader open_npy(std::ifstream& f, const std::string& path) {
+  f = internal::open_for_reading(path);
+  f.seekg(0, std::ios::end);
+  const std::streamoff size = f.tellg();
+  f.seekg(0);
+  if (size < 0 || !f) fail(path, "cannot determine the file size (not a regular file?)");
+  return read_header(f, path, static_cast<std::size_t>(size));
 }
 
-// Reads the data of an opened file as doubles; checks every value is finite.
-std::vector<double> read_values(std::ifstream& f, const std::string& path, const NpyHeader& h) {
+// Calls fn(bytes, first_index, n) on consecutive chunks of the data, 1 MiB at a time.
+template <class Fn>
+void for_each_chunk(std::ifstream& f, const std::string& path, const NpyHeader& h, Fn&& fn) {
+  const std::size_t per = (std::size_t{1} << 20) / h.dtype.size;
+  std::vector<unsigned char> buf(std::min(per, h.count) * h.dtype.size);
+  for (std::size_t i = 0; i < h.count; i += per) {
+    const std::size_t n = std::min(per, h.count - i);
+    if (!f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(n * h.dtype.size))) {
+      fail(path, "read error (did the file change while it was read?)");
+    }
+    fn(buf.data(), i, n);
+  }
+}
+
+template <class T>
+T load(const unsigned char* p, bool swap) {
+  unsigned char b[sizeof(T)];
+  if (swap) {
+    std::reverse_copy(p, p + sizeof(T), b);
+  } else {
+    std::memcpy(b, p, sizeof(T));
+  }
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+template <class T, class Out>
+void convert(const unsigned char* src, std::size_t n, bool swap, Out* dst) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<Out>(load<T>(src + i * sizeof(T), swap));
+}
+
+// Out = double for every dtype; Out = int64 only for integer dtypes other than '<u8'.
+template <class Out>
+void convert_any(const Dtype& t, const unsigned char* src, std::size_t n, Out* dst) {
+  const int code = t.kind * 16 + static_cast<int>(t.size);
+  switch (code) {
+    case 'f' * 16 + 4: return convert<float>(src, n, t.swap, dst);
+    case 'f' * 16 + 8: return convert<double>(src, n, t.swap, dst);
+    case 'i' * 16 + 1: return convert<std::int8_t>(src, n, t.swap, dst);
+    case 'i' * 16 + 2: return convert<std::int16_t>(src, n, t.swap, dst);
+    case 'i' * 16 + 4: return convert<std::int32_t>(src, n, t.swap, dst);
+    case 'i' * 16 + 8: return convert<std::int64_t>(src, n, t.swap, dst);
+    case 'u' * 16 + 1: return convert<std::uint8_t>(src, n, t.swap, dst);
+    case 'u' * 16 + 2: return convert<std::uint16_t>(src, n, t.swap, dst);
+    case 'u' * 16 + 4: return convert<std::uint32_t>(src, n, t.swap, dst);
+    default: return convert<std::uint64_t>(src, n, t.swap, dst);
+  }
+}
+
+std::string nonfinite_name(double v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+std::vector<double> read_doubles(std::ifstream& f, const std::string& path, const NpyHeader& h) {
   detail::require_memory(static_cast<double>(h.count) * sizeof(double), path);
   std::vector<double> out(h.count);
-  const std::size_t cols = h.shape.size() == 2 ? h.shape[1] : 1;
-  std::vector<unsigned char> buf(std::size_t{1} << 20);
-  const std::size_t per = buf.size() / h.itemsize;
-  for (std::size_t i = 0; i < h.count; i += per) {
-    const std::size_t k = std::min(per, h.count - i);
-    if (!f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(k * h.itemsize))) {
-      fail(path, "read error");
-    }
-    for (std::size_t j = 0; j < k; ++j) {
-      const double v = decode(buf.data() + j * h.itemsize, h.kind, h.itemsize);
-      if (!std::isfinite(v)) {
-        fail(path, "non-finite value (" + std::to_string(v) + ") at row " +
-                       std::to_string((i + j) / cols) + ", column " + std::to_string((i + j) % cols));
-      }
-      out[i + j] = v;
+  for_each_chunk(f, path, h, [&](const unsigned char* b, std::size_t first, std::size_t n) {
+    convert_any(h.dtype, b, n, out.data() + first);
+  });
+  if (h.dtype.kind == 'f') {
+    const auto it = std::find_if(out.begin(), out.end(), [](double v) { return !std::isfinite(v); });
+    if (it != out.end()) {
+      const auto i = static_cast<std::size_t>(it - out.begin());
+      fail(path, "non-finite value (" + nonfinite_name(*it) + ") at row " + std::to_string(i / h.cols()) +
+                     ", column " + std::to_string(i % h.cols()));
     }
   }
   return out;
-}
-
-NpyHeader open_npy(std::ifstream& f, const std::string& path) {
-  f.open(path, std::ios::binary | std::ios::ate);
-  if (!f) fail(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
-  const auto size = static_cast<std::size_t>(f.tellg());
-  f.seekg(0);
-  return read_header(f, path, size);
 }
 
 void write_raw(const std::string& path, const char* descr, const void* data, std::size_t rows,
                std::size_t cols, std::size_t itemsize) {
   std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
                      std::to_string(rows) + ", " + std::to_string(cols) + "), }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  // As numpy does: pad with spaces so the data starts at a multiple of 64 bytes.
+  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
   dict += '\n';
-  std::ofstream f(path, std::ios::binary);
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) fail(path, "cannot create file (" + std::string(std::strerror(errno)) + ")");
   const unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                     static_cast<unsigned char>(dict.size() & 0xff),
                                     static_cast<unsigned char>(dict.size() >> 8)};
-  f.write(reinterpret_cast<const char*>(prefix), 10);
+  f.write(reinterpret_cast<const char*>(prefix), sizeof prefix);
   f << dict;
-  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(rows * cols * itemsize));
+  if (rows * cols > 0) f.write(static_cast<const char*>(data), static_cast<std::streamsize>(rows * cols * itemsize));
+  f.close();
   if (!f) fail(path, "write failed");
 }
 
@@ -176,26 +319,41 @@ void write_raw(const std::string& path, const char* descr, const void* data, std
 Matrix read_npy(const std::string& path) {
   std::ifstream f;
   const NpyHeader h = open_npy(f, path);
-  if (h.count == 0) fail(path, "empty array");
   Matrix m;
-  m.rows = h.shape[0], m.cols = h.shape.size() == 2 ? h.shape[1] : 1;
-  m.values = read_values(f, path, h);
+  m.rows = h.rows(), m.cols = h.cols();
+  m.values = read_doubles(f, path, h);
   return m;
 }
 
 std::vector<std::int64_t> read_npy_integers(const std::string& path) {
   std::ifstream f;
   const NpyHeader h = open_npy(f, path);
-  if (h.count == 0) fail(path, "empty array");
-  if (h.shape.size() == 2 && h.shape[1] != 1) fail(path, "expected a 1-D array of labels");
-  const std::vector<double> v = read_values(f, path, h);
-  std::vector<std::int64_t> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] != std::floor(v[i]) || std::abs(v[i]) > 9e15) {
-      fail(path, "label " + std::to_string(v[i]) + " at index " + std::to_string(i) + " is not an integer");
+  if (h.cols() != 1) fail(path, "expected a 1-D array of labels, got shape " + shape_text(h.shape));
+  if (h.dtype.kind == 'f') {
+    const std::vector<double> v = read_doubles(f, path, h);
+    std::vector<std::int64_t> out(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      // Beyond 2^53 a double no longer tells which integer was meant.
+      if (v[i] != std::floor(v[i]) || std::abs(v[i]) > 9007199254740992.0) {
+        fail(path, "label " + std::to_string(v[i]) + " at index " + std::to_string(i) + " is not an integer");
+      }
+      out[i] = static_cast<std::int64_t>(v[i]);
     }
-    out[i] = static_cast<std::int64_t>(v[i]);
+    return out;
   }
+  detail::require_memory(static_cast<double>(h.count) * sizeof(std::int64_t), path);
+  std::vector<std::int64_t> out(h.count);
+  const bool u64 = h.dtype.kind == 'u' && h.dtype.size == 8;
+  for_each_chunk(f, path, h, [&](const unsigned char* b, std::size_t first, std::size_t n) {
+    if (!u64) return convert_any(h.dtype, b, n, out.data() + first);
+    for (std::size_t j = 0; j < n; ++j) {
+      const auto u = load<std::uint64_t>(b + 8 * j, h.dtype.swap);
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        fail(path, "label " + std::to_string(u) + " at index " + std::to_string(first + j) + " is too large");
+      }
+      out[first + j] = static_cast<std::int64_t>(u);
+    }
+  });
   return out;
 }
 

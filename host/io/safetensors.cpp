@@ -4,11 +4,16 @@
 // holes and covering the buffer exactly. Sizes are checked before allocating.
 #include "io/safetensors.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "memory.hpp"
 
@@ -88,12 +93,38 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   return e;
 }
 
+// nlohmann keeps the last of duplicate keys silently and stops at a NUL byte as if the
+// input ended there; the format forbids both (a NUL-cut header could hide a second
+// payload: the polyglot files the no-holes rule exists to prevent).
+nlohmann::json parse_header(const std::string& path, const std::string& header) {
+  const std::size_t nul = header.find('\0');
+  if (nul != std::string::npos) fail(path, "header is not valid JSON (NUL byte at offset " + std::to_string(nul) + ")");
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  const nlohmann::json::parser_callback_t unique_keys = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
+    if (ev == nlohmann::json::parse_event_t::object_start) keys.emplace_back();
+    if (ev == nlohmann::json::parse_event_t::object_end) keys.pop_back();
+    if (ev == nlohmann::json::parse_event_t::key && !keys.back().insert(v.get<std::string>()).second) {
+      fail(path, "header has duplicate key '" + v.get<std::string>() + "'");
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(header, unique_keys);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("header is not valid JSON (") + e.what() + ")");
+  }
+}
+
 }  // namespace
 
 Safetensors read_safetensors(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a safetensors file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
-  const auto file_size = static_cast<std::uint64_t>(f.tellg());
+  const std::streamoff end = f.tellg();
+  if (end < 0) fail(path, "cannot determine the file size (not a regular file?)");
+  const auto file_size = static_cast<std::uint64_t>(end);
   f.seekg(0);
   unsigned char lb[8];
   if (file_size < 8 || !f.read(reinterpret_cast<char*>(lb), 8)) fail(path, "truncated: shorter than 8 bytes");
@@ -103,12 +134,8 @@ Safetensors read_safetensors(const std::string& path) {
   if (n > file_size - 8) fail(path, "truncated: header length " + std::to_string(n) + " past end of file");
   std::string header(n, '\0');
   f.read(header.data(), static_cast<std::streamsize>(n));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("header is not valid JSON (") + e.what() + ")");
-  }
+  if (!f) fail(path, "read error in header");
+  const nlohmann::json j = parse_header(path, header);
   if (!j.is_object()) fail(path, "header is not a JSON object");
   Safetensors st;
   std::vector<Entry> entries;
@@ -140,7 +167,8 @@ Safetensors read_safetensors(const std::string& path) {
                                       " bytes, buffer has " + std::to_string(buffer)
                                 : std::to_string(buffer - covered) + " trailing bytes not covered by any tensor");
   }
-  detail::require_memory(static_cast<double>(buffer) * 4, path);
+  // The raw bytes plus float64 values: 4x the bytes for 2-byte dtypes, the worst case.
+  detail::require_memory(static_cast<double>(buffer) * 5, path);
   std::vector<unsigned char> bytes(buffer);
   if (buffer > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(buffer))) {
     fail(path, "read error");
