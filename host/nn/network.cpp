@@ -57,7 +57,9 @@ std::vector<Activation> activations_of(const std::string& path, const io::Safete
                "{\"activations\": \"tanh,tanh,linear\"}");
   }
   std::vector<Activation> out;
-  std::stringstream ss(it->second);
+  // getline drops an empty last field, so "tanh,relu," would count two; append a comma
+  // and every field, the last included, is seen and must name an activation.
+  std::stringstream ss(it->second + ",");
   std::string item;
   while (std::getline(ss, item, ',')) {
     const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
@@ -89,14 +91,26 @@ const io::Tensor& tensor(const std::string& path, const io::Safetensors& st, con
 
 Network load_network(const std::string& path, std::string_view activation_override) {
   const io::Safetensors st = io::read_safetensors(path);
-  const std::regex pattern(R"(layers\.(\d+)\.(weight|bias))");
-  std::size_t layers = 0;
+  // No leading zeros: "layers.01.weight" would map to layer 1 and never be looked up.
+  const std::regex pattern(R"(layers\.(0|[1-9]\d*)\.(weight|bias))");
+  // A set, not a max: a hostile index (layers.1000000000000.bias) must neither overflow
+  // stoull nor size the activation list; a gap is then the first index not in the set.
+  std::set<std::size_t> indices;
   for (const auto& [name, t] : st.tensors) {
     std::smatch m;
     if (!std::regex_match(name, m, pattern)) {
       fail(path, "unexpected tensor '" + name + "' (expected layers.{i}.weight and layers.{i}.bias)");
     }
-    layers = std::max<std::size_t>(layers, std::stoul(m[1]) + 1);
+    if (m[1].length() > 18) fail(path, "tensor '" + name + "': layer index out of range");
+    indices.insert(std::stoull(m[1]));
+  }
+  std::size_t layers = 0;
+  for (std::size_t index : indices) {
+    if (index != layers) {
+      fail(path, "missing tensor 'layers." + std::to_string(layers) + ".weight' (the file has layers up to layers." +
+                     std::to_string(*indices.rbegin()) + ")");
+    }
+    ++layers;
   }
   if (layers == 0) fail(path, "no layers.{i}.weight tensors");
   const auto acts = activations_of(path, st, activation_override, layers);
@@ -106,6 +120,7 @@ Network load_network(const std::string& path, std::string_view activation_overri
     const io::Tensor& w = tensor(path, st, prefix + ".weight");
     const io::Tensor& b = tensor(path, st, prefix + ".bias");
     if (w.shape.size() != 2) fail(path, prefix + ".weight must be 2-D (out x in)");
+    if (w.shape[0] == 0 || w.shape[1] == 0) fail(path, prefix + ".weight has an empty dimension");
     if (b.shape.size() != 1 || b.shape[0] != w.shape[0]) {
       fail(path, prefix + ".bias must have shape (" + std::to_string(w.shape[0]) + ")");
     }
