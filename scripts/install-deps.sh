@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev              # CLI, safetensors headers
   libopenblas-dev                              # GEMM of the noisy forward passes
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
+  python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,342 @@
+"""infoflow: differential entropy of Gaussian mixtures and the information flow of noisy
+neural networks (Goldfeld et al., "Estimating Information Flow in Deep Neural Networks",
+ICML 2019), from Python.
+
+Every function calls the same compiled C++ library as the ``infoflow`` command line; all
+values are in nats.
+
+Arrays (the zero-copy rule)
+---------------------------
+Array arguments accept NumPy arrays, CPU PyTorch tensors (through DLPack) and anything
+``numpy.asarray`` accepts. A **float64, C-contiguous** array is passed to the library
+**without a copy**: the library reads your buffer, with the GIL released, so do not modify
+the array from another thread during the call. Any other real dtype (float32, integers) or
+a non-contiguous array (a slice, a transpose) is converted once to a float64 C-contiguous
+copy. A 1-D array of n values means n points in d = 1.
+
+GPU tensors (torch CUDA tensors, CuPy arrays) raise ``TypeError``: CUDA tensors are not
+supported yet (estimation on GPU data will run on the GPU backend; not implemented yet),
+so call ``.cpu()`` first. ``backend="cuda"`` still runs the CUDA backend on host data.
+
+Errors
+------
+``ValueError``
+    A bad value: wrong shape or dimension, NaN or inf, sigma or beta <= 0, unknown
+    backend or activation, weights that do not sum to 1.
+``TypeError``
+    A wrong type: not an array, complex or non-numeric dtype, a GPU tensor.
+``OSError``
+    A model file that cannot be read or is malformed (the message names the file and the
+    tensor).
+``RuntimeError`` / ``MemoryError``
+    The backend failed (``backend="cuda"`` without a usable GPU), or the problem does not
+    fit in memory (``MemoryError``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _arrays
+from . import _infoflow
+from ._results import EntropyResult, LayerInformation, MutualInformationResult
+
+__version__ = _infoflow.version()
+Network = _infoflow.Network
+
+__all__ = [
+    "mixture_entropy",
+    "log_density",
+    "mutual_information",
+    "load_network",
+    "gaussian_entropy",
+    "cuda_available",
+    "EntropyResult",
+    "LayerInformation",
+    "MutualInformationResult",
+    "Network",
+]
+
+def cuda_available():
+    """Whether the CUDA backend is compiled in and a GPU answers.
+
+    Returns
+    -------
+    bool
+    """
+    return _infoflow.cuda_available()
+
+
+def gaussian_entropy(d, sigma):
+    """Entropy of one Gaussian N(mu, sigma^2 I_d): (d/2) log(2 pi e sigma^2) nats.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    sigma : float
+        Standard deviation.
+
+    Returns
+    -------
+    float
+    """
+    return _infoflow.gaussian_entropy(_arrays.count("d", d, 0), _arrays.real("sigma", sigma))
+
+
+def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="auto",
+                    bounds=False, weights=None, threads=0, tolerance=1e-6):
+    """Differential entropy of the Gaussian mixture g = sum_i w_i N(c_i, sigma^2 I).
+
+    Monte Carlo: ``samples_per_center`` draws y = c_i + sigma z per centre (counter-based
+    Philox: the same seed gives the same draws on every backend and thread count), and
+    h = -sum_i w_i mean log g(y), with its standard error. Same numbers as
+    ``infoflow entropy --json`` for the same centres, seed and backend.
+
+    Parameters
+    ----------
+    centers : array_like, shape (n, d) or (n,)
+        The centres, one per row; 1-D means d = 1. float64 C-contiguous arrays are read
+        in place (no copy); others are converted once.
+    sigma : float
+        Standard deviation of every component, > 0.
+    samples_per_center : int, default 1
+        Monte Carlo draws per centre (K).
+    seed : int, default 0
+        Philox key, 0 <= seed < 2**64.
+    backend : {"auto", "cpu", "cuda", "reference"}, default "auto"
+        ``auto`` runs ``cuda`` when a GPU answers, else ``cpu``; ``reference`` is the
+        exact float64 loops (slow). The result says which ran.
+    bounds : bool, default False
+        Also compute the Kolchinsky-Tracey pairwise bounds (two more n x n passes).
+    weights : array_like, shape (n,), optional
+        Mixture weights (>= 0, summing to 1); default uniform 1/n.
+    threads : int, default 0
+        CPU threads; 0 uses all cores.
+    tolerance : float, default 1e-6
+        Pruning of far centres (cpu backend): each log-sum-exp may be low by at most this
+        relative amount; 0 evaluates every pair.
+
+    Returns
+    -------
+    EntropyResult
+        ``entropy``, ``stderr``, ``kl_upper``, ``bhattacharyya_lower`` (None unless
+        ``bounds``), ``n``, ``d``, ``samples``, ``sigma``, ``backend``, ``seconds``.
+
+    Raises
+    ------
+    ValueError
+        Bad shape, NaN/inf centres, sigma <= 0, unknown backend, bad weights.
+    TypeError
+        Not a real-valued array, or a GPU tensor (call ``.cpu()``).
+
+    Examples
+    --------
+    >>> import numpy as np, infoflow
+    >>> r = infoflow.mixture_entropy(np.array([-1.0, 1.0]), 1.0, samples_per_center=100000)
+    >>> round(r.entropy - infoflow.gaussian_entropy(1, 1.0), 2)  # I(X; X + Z), 0 dB
+    0.34
+    """
+    c = _arrays.as_matrix("centers", centers)
+    w = _arrays.as_vector("weights", weights)
+    spc = _arrays.count("samples_per_center", samples_per_center, 1)
+    seed = _arrays.seed_value(seed)
+    r = _infoflow.mixture_entropy(
+        c, _arrays.real("sigma", sigma), spc, seed, _arrays.text("backend", backend),
+        bool(bounds), w, _arrays.count("threads", threads, 0),
+        _arrays.real("tolerance", tolerance))
+    return EntropyResult(samples_per_center=spc, seed=seed, **r)
+
+
+def log_density(queries, centers, sigma, *, weights=None, backend="auto", threads=0,
+                tolerance=1e-6):
+    """Log-density log g(y) of the mixture g = sum_j w_j N(c_j, sigma^2 I) at each query.
+
+    The quantity ``sklearn.neighbors.KernelDensity(bandwidth=sigma).fit(centers)
+    .score_samples(queries)`` returns (Gaussian kernel), without forming the m x n matrix.
+
+    Parameters
+    ----------
+    queries : array_like, shape (m, d) or (m,)
+        Points y, one per row; 1-D means d = 1 (use ``y.reshape(1, -1)`` for one point
+        in d > 1). float64 C-contiguous arrays are read in place (no copy).
+    centers : array_like, shape (n, d) or (n,)
+        Mixture centres, one per row.
+    sigma : float
+        Standard deviation of every component, > 0.
+    weights : array_like, shape (n,), optional
+        Mixture weights (>= 0, summing to 1); default uniform.
+    backend : {"auto", "cpu", "cuda", "reference"}, default "auto"
+        ``auto`` runs ``cuda`` when a GPU answers, else ``cpu``.
+    threads : int, default 0
+        CPU threads; 0 uses all cores.
+    tolerance : float, default 1e-6
+        Pruning bound: each value may be low by at most log(1 + tolerance); 0 is exact.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (m,): log g(y) in nats.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes (queries and centers of different d), NaN/inf, sigma <= 0, unknown
+        backend.
+    TypeError
+        Not a real-valued array, or a GPU tensor (call ``.cpu()``).
+    """
+    q = _arrays.as_matrix("queries", queries)
+    c = _arrays.as_matrix("centers", centers)
+    if _arrays.columns(q) != _arrays.columns(c):
+        raise ValueError(
+            f"queries have d = {_arrays.columns(q)} but centers have d = {_arrays.columns(c)} "
+            f"(shapes {tuple(q.shape)} and {tuple(c.shape)}); a 1-D array means d = 1, "
+            "use y.reshape(1, -1) for a single point")
+    w = _arrays.as_vector("weights", weights)
+    return _infoflow.log_density(
+        q, c, _arrays.real("sigma", sigma), w, _arrays.text("backend", backend),
+        _arrays.count("threads", threads, 0), _arrays.real("tolerance", tolerance))
+
+
+def load_network(path, activation=None):
+    """Read a network from a safetensors file (the CLI's ``--model`` format).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File with tensors ``layers.{i}.weight`` (out x in) and ``layers.{i}.bias``, in
+        F32, F64, F16 or BF16, activations in the header metadata ``"activations"``.
+    activation : str, optional
+        Activation of every layer (tanh, relu, leaky-relu, sigmoid, linear), overriding
+        the file.
+
+    Returns
+    -------
+    Network
+        Opaque; ``.layers`` lists (in, out, activation). Pass it to
+        :func:`mutual_information` to reuse one model across calls.
+
+    Raises
+    ------
+    OSError
+        The file is missing, unreadable or malformed (the message names file and tensor).
+    ValueError
+        Unknown activation.
+    """
+    act = "" if activation is None else _arrays.text("activation", activation)
+    return _infoflow.load_network(os.fsdecode(os.fspath(path)), act)
+
+
+def _network(model, activation):
+    if isinstance(model, _infoflow.Network):
+        if activation is not None:
+            raise ValueError("activation= applies to a path or a list of layers, not a loaded Network")
+        return model
+    if _arrays.is_path(model):
+        return load_network(model, activation)
+    try:
+        items = list(model)
+    except TypeError:
+        raise TypeError("model must be a path to a safetensors file, a Network, or a list of "
+                        f"(weight, bias, activation) tuples; got {type(model).__name__}") from None
+    layers = []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise TypeError(f"model[{i}] must be a (weight, bias, activation) tuple")
+        act = activation if activation is not None else (item[2] if len(item) == 3 else None)
+        if act is None:
+            raise ValueError(f"model[{i}] has no activation: give (weight, bias, activation) "
+                             "or activation=")
+        # Copied into the network anyway: convert here, where the message can name the layer.
+        w = np.ascontiguousarray(np.asarray(_arrays.as_array(f"model[{i}] weight", item[0])),
+                                 dtype=np.float64)
+        b = np.ascontiguousarray(np.asarray(_arrays.as_array(f"model[{i}] bias", item[1])),
+                                 dtype=np.float64)
+        layers.append((w, b, _arrays.text(f"model[{i}] activation", act)))
+    return _infoflow.network_from_layers(layers)
+
+
+def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=100,
+                       mc_queries=0, mc_samples_per_center=0, target_stderr=0.0,
+                       layers=None, activation=None, noisy_last_layer=False,
+                       input_weights=None, seed=0, backend="auto", threads=0):
+    """I(X; T_l) (and I(Y; T_l)) of every noisy layer by sample propagation.
+
+    Each hidden layer computes T_l = a_l(W_l T_{l-1} + b_l) + beta Z_l with fresh noise;
+    the last layer is affine logits without noise unless ``noisy_last_layer``. For X
+    uniform over the input rows (or ``input_weights``), I(X; T_l) = h(T_l) - h(T_l | X)
+    from ``samples_per_input`` noisy passes per input. Same numbers as ``infoflow mi``
+    for the same model, data, seed and backend.
+
+    Parameters
+    ----------
+    model : str, os.PathLike, Network or list of tuples
+        A safetensors file (see :func:`load_network`), a loaded :class:`Network`, or one
+        ``(weight, bias, activation)`` per layer: weight (out x in, torch.nn.Linear's
+        layout) and bias as NumPy arrays or CPU tensors, activation one of tanh, relu,
+        leaky-relu, sigmoid, linear. Weights are copied.
+    inputs : array_like, shape (m, d_0)
+        One input x per row (1-D: d_0 = 1). float64 C-contiguous arrays are not copied.
+    labels : array_like of int, shape (m,), optional
+        Class of each input; adds I(Y; T_l).
+    beta : float
+        Noise standard deviation of every noisy layer, > 0.
+    samples_per_input : int, default 100
+        K noisy passes per input (bias of h(T|X) falls with K).
+    mc_queries : int, default 0
+        Monte Carlo queries per unconditional entropy; 0 means the default (8192).
+    mc_samples_per_center : int, default 0
+        Instead: J draws per centre (the authors' scheme).
+    target_stderr : float, default 0
+        > 0: double the queries until every term's standard error is below it. At most
+        one of ``mc_queries``, ``mc_samples_per_center``, ``target_stderr`` may be set.
+    layers : None, "all", int, "1,3" or list of int
+        1-based noisy layers to report; default all.
+    activation : str, optional
+        Activation of every layer, overriding the file or the tuples.
+    noisy_last_layer : bool, default False
+        The last layer carries noise too.
+    input_weights : array_like, shape (m,), optional
+        Probability of each input row (summing to 1); default uniform.
+    seed : int, default 0
+        Philox key.
+    backend : {"auto", "cpu", "cuda", "reference"}, default "auto"
+    threads : int, default 0
+        CPU threads; 0 uses all cores.
+
+    Returns
+    -------
+    MutualInformationResult
+        ``layers`` (list of :class:`LayerInformation`), ``n_inputs``,
+        ``samples_per_input``, ``beta``, ``backend``, ``seconds``; ``to_dict()`` gives
+        the keys of ``infoflow mi --json``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes (inputs vs. the first layer, labels vs. inputs, chained layer shapes),
+        NaN, beta <= 0, unknown backend or activation, a layer that is not noisy.
+    OSError
+        Model file missing or malformed.
+    TypeError
+        Not a real-valued array, a GPU tensor, or a malformed model list.
+    """
+    net = _network(model, activation)
+    x = _arrays.as_matrix("inputs", inputs)
+    y = _arrays.as_labels("labels", labels)
+    iw = _arrays.as_vector("input_weights", input_weights)
+    mcq = _arrays.count("mc_queries", mc_queries, 0)
+    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
+    tse = _arrays.real("target_stderr", target_stderr)
+    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
+        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    r = _infoflow.mutual_information(
+        net, x, y, _arrays.real("beta", beta),
+        _arrays.count("samples_per_input", samples_per_input, 1), mcq, mcj, tse,
+        _arrays.layer_list(layers), bool(noisy_last_layer), iw, _arrays.seed_value(seed),
+        _arrays.text("backend", backend), _arrays.count("threads", threads, 0))
+    r["layers"] = [LayerInformation(**layer) for layer in r["layers"]]
+    return MutualInformationResult(**r)

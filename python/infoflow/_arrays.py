@@ -1,0 +1,157 @@
+"""Argument checks shared by the public functions: arrays, counts, names.
+
+The zero-copy rule lives here and in the compiled module: a float64 C-contiguous NumPy
+array (or CPU tensor exposing DLPack) is handed to the library as is, and the library reads
+the caller's buffer. Anything else is converted once (float32 -> float64, strided -> C
+order) by NumPy or PyTorch while the call is made.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+
+import numpy as np
+
+# DLPack device types (dlpack.h): host memory, pinned host memory, and the CUDA family.
+_DL_CPU, _DL_CUDA_HOST = 1, 3
+_DL_CUDA, _DL_CUDA_MANAGED, _DL_ROCM = 2, 13, 10
+
+
+def reject_device_arrays(name, x):
+    """Raise TypeError for arrays that live on a GPU (torch CUDA tensors, CuPy arrays)."""
+    device = getattr(x, "__dlpack_device__", None)
+    if device is None or isinstance(x, np.ndarray):
+        return
+    try:
+        kind = int(device()[0])
+    except Exception:  # not a working DLPack object: np.asarray decides later
+        return
+    if kind in (_DL_CUDA, _DL_CUDA_MANAGED, _DL_ROCM):
+        raise TypeError(
+            f"{name}: CUDA tensors are not supported yet; call .cpu() "
+            f"(got a {type(x).__name__} on {getattr(x, 'device', 'a GPU')})"
+        )
+    if kind not in (_DL_CPU, _DL_CUDA_HOST):
+        raise TypeError(
+            f"{name}: arrays on device type {kind} are not supported; call .cpu()"
+        )
+
+
+def _is_torch(x):
+    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "__dlpack__")
+
+
+def _is_float64(x):
+    return str(getattr(x, "dtype", "")) in ("float64", "torch.float64")
+
+
+def as_array(name, x):
+    """A NumPy array or a float64 DLPack CPU tensor holding real numbers; never copies a
+    float64 array. Other dtypes are left to the compiled module's one conversion."""
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if hasattr(x, "detach") and getattr(x, "requires_grad", False):
+        x = x.detach()  # a view: DLPack refuses tensors that require grad
+    reject_device_arrays(name, x)
+    if _is_torch(x):
+        if x.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return x  # any real dtype: nanobind converts with .to(torch.float64).contiguous()
+    if not isinstance(x, np.ndarray) and not (hasattr(x, "__dlpack__") and _is_float64(x)):
+        try:
+            x = np.asarray(x)
+        except Exception as e:
+            raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}: {e}") from None
+    if isinstance(x, np.ndarray) and x.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    return x
+
+
+def as_matrix(name, x):
+    """A 2-D array (rows x d) or 1-D (n values, d = 1)."""
+    x = as_array(name, x)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be a 2-D array (rows x d) or 1-D (d = 1), "
+            f"got {x.ndim}-D array of shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def columns(x):
+    return 1 if x.ndim == 1 else int(x.shape[1])
+
+
+def as_vector(name, x):
+    """None, or a 1-D array."""
+    if x is None:
+        return None
+    x = as_array(name, x)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {tuple(x.shape)}")
+    return x
+
+
+def as_labels(name, y):
+    """None, or 1-D int64 class labels (integer dtypes, or floats holding whole numbers)."""
+    if y is None:
+        return None
+    y = np.asarray(as_array(name, y))
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of integers, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"{name} must hold whole numbers (class labels)")
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integers, got dtype {y.dtype}")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def count(name, v, minimum):
+    """An integer >= minimum."""
+    try:
+        v = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
+
+
+def seed_value(seed):
+    seed = count("seed", seed, 0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    return seed
+
+
+def real(name, v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}") from None
+
+
+def text(name, v):
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, got {type(v).__name__}")
+    return v
+
+
+def is_path(model):
+    return isinstance(model, (str, bytes, os.PathLike))
+
+
+def layer_list(layers):
+    """None / "all" -> [] (every noisy layer); an int, "1,3" or an iterable of 1-based ints."""
+    if layers is None or (isinstance(layers, str) and layers.strip() == "all"):
+        return []
+    if isinstance(layers, str):
+        try:
+            layers = [int(s) for s in layers.split(",")]
+        except ValueError:
+            raise ValueError(f"layers: {layers!r} is not 'all' or 1-based layer numbers like '1,3'") from None
+    elif isinstance(layers, (int, np.integer)):
+        layers = [layers]
+    return [count("layers entry", v, 1) for v in layers]

@@ -1,0 +1,191 @@
+"""Result objects returned by infoflow.mixture_entropy and infoflow.mutual_information."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional
+
+
+def _json_number(v):
+    """The CLI's JSON has no NaN: an undefined value is null."""
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+@dataclass(frozen=True)
+class EntropyResult:
+    """Monte Carlo estimate of the differential entropy of a Gaussian mixture.
+
+    Attributes
+    ----------
+    entropy : float
+        Estimate of h(g) in nats.
+    stderr : float
+        Its Monte Carlo standard error in nats (nan for a single draw).
+    kl_upper : float or None
+        Kolchinsky-Tracey pairwise upper bound (KL), in nats; None unless ``bounds=True``.
+    bhattacharyya_lower : float or None
+        Pairwise lower bound (Bhattacharyya), in nats; None unless ``bounds=True``.
+    n, d : int
+        Number of centres and their dimension.
+    samples : int
+        Monte Carlo queries drawn, ``n * samples_per_center``.
+    sigma : float
+        Standard deviation of every component.
+    samples_per_center, seed : int
+        The arguments the estimate was drawn with.
+    backend : str
+        The backend that ran (``"cpu"``, ``"cuda"`` or ``"reference"``).
+    seconds : float
+        Wall time of the computation.
+    """
+
+    entropy: float
+    stderr: float
+    kl_upper: Optional[float]
+    bhattacharyya_lower: Optional[float]
+    n: int
+    d: int
+    samples: int
+    sigma: float
+    samples_per_center: int
+    seed: int
+    backend: str
+    seconds: float
+
+    def to_dict(self):
+        """The keys of ``infoflow entropy --json`` (without ``input``), NaN as None."""
+        out = {
+            "entropy_nats": _json_number(self.entropy),
+            "stderr_nats": _json_number(self.stderr),
+            "n": self.n,
+            "d": self.d,
+            "sigma": self.sigma,
+            "samples": self.samples,
+            "samples_per_center": self.samples_per_center,
+            "seed": self.seed,
+            "backend": self.backend,
+            "seconds": self.seconds,
+        }
+        if self.kl_upper is not None:
+            out["kl_upper_nats"] = _json_number(self.kl_upper)
+            out["bhattacharyya_lower_nats"] = _json_number(self.bhattacharyya_lower)
+        return out
+
+    def __repr__(self):
+        bounds = ""
+        if self.kl_upper is not None:
+            bounds = f", bounds=[{self.bhattacharyya_lower:.6f}, {self.kl_upper:.6f}]"
+        return (
+            f"EntropyResult(entropy={self.entropy:.6f} nats +- {self.stderr:.6f}{bounds}, "
+            f"n={self.n}, d={self.d}, sigma={self.sigma:g}, samples={self.samples}, "
+            f"backend={self.backend!r}, seconds={self.seconds:.3g})"
+        )
+
+
+@dataclass(frozen=True)
+class LayerInformation:
+    """Information estimates for one noisy layer T_l (all values in nats).
+
+    Attributes
+    ----------
+    layer : int
+        1-based layer number, as the CLI prints it.
+    width : int
+        Number of units of the layer.
+    h_T, h_T_stderr : float
+        Entropy h(T_l) and its Monte Carlo standard error.
+    h_T_given_X, h_T_given_X_stderr : float
+        Conditional entropy h(T_l | X) and its standard error (0 for layer 1, where it is
+        exact).
+    I_XT, I_XT_stderr : float
+        I(X; T_l) = h(T_l) - h(T_l | X) and its standard error.
+    I_YT, I_YT_stderr : float or None
+        I(Y; T_l) and its standard error; None without labels.
+    mc_queries : int
+        Monte Carlo queries spent on h(T_l).
+    """
+
+    layer: int
+    width: int
+    h_T: float
+    h_T_stderr: float
+    h_T_given_X: float
+    h_T_given_X_stderr: float
+    I_XT: float
+    I_XT_stderr: float
+    I_YT: Optional[float]
+    I_YT_stderr: Optional[float]
+    mc_queries: int
+
+    def to_dict(self):
+        """One entry of ``layers`` in ``infoflow mi --json``."""
+        out = {
+            "layer": self.layer,
+            "width": self.width,
+            "h_T_nats": self.h_T,
+            "h_T_stderr_nats": _json_number(self.h_T_stderr),
+            "h_T_given_X_nats": self.h_T_given_X,
+            "I_XT_nats": self.I_XT,
+            "I_XT_stderr_nats": _json_number(self.I_XT_stderr),
+            "mc_queries": self.mc_queries,
+        }
+        if self.I_YT is not None:
+            out["I_YT_nats"] = _json_number(self.I_YT)
+            out["I_YT_stderr_nats"] = _json_number(self.I_YT_stderr)
+        return out
+
+
+@dataclass(frozen=True)
+class MutualInformationResult:
+    """I(X; T_l) (and I(Y; T_l)) of the noisy layers of a network, by sample propagation.
+
+    Attributes
+    ----------
+    layers : list of LayerInformation
+        One record per reported layer, in order.
+    n_inputs : int
+        Number of input rows (X is uniform over them unless ``input_weights`` was given).
+    samples_per_input : int
+        Noisy forward passes per input.
+    beta : float
+        Noise standard deviation of every noisy layer.
+    backend : str
+        The backend that ran.
+    seconds : float
+        Wall time of the computation.
+    """
+
+    layers: List[LayerInformation]
+    n_inputs: int
+    samples_per_input: int
+    beta: float
+    backend: str
+    seconds: float
+
+    def to_dict(self):
+        """The object ``infoflow mi --json`` prints (same keys, NaN as None)."""
+        return {
+            "beta": self.beta,
+            "n_inputs": self.n_inputs,
+            "samples_per_input": self.samples_per_input,
+            "backend": self.backend,
+            "seconds": self.seconds,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+    def __repr__(self):
+        labels = bool(self.layers) and self.layers[0].I_YT is not None
+        lines = [
+            f"MutualInformationResult: {self.n_inputs} inputs x {self.samples_per_input} "
+            f"noisy passes, beta = {self.beta:g} (nats; +- standard error)",
+            "layer width     h(T)     h(T|X)      I(X;T)" + ("             I(Y;T)" if labels else ""),
+        ]
+        for l in self.layers:
+            row = (f"{l.layer:5d} {l.width:5d} {l.h_T:9.4f} {l.h_T_given_X:10.4f} "
+                   f"{l.I_XT:9.4f} +- {l.I_XT_stderr:.4f}")
+            if labels:
+                row += f"  {l.I_YT:9.4f} +- {l.I_YT_stderr:.4f}"
+            lines.append(row)
+        lines.append(f"backend {self.backend}, {self.seconds:.2f} s")
+        return "\n".join(lines)

@@ -1,0 +1,282 @@
+// _infoflow: the compiled half of the infoflow Python package. A thin layer over the one
+// C++ implementation (include/infoflow/*.hpp): it turns arrays into MatrixView / Span,
+// releases the GIL, calls the library and returns plain dicts that the pure-Python
+// package (python/infoflow/) turns into documented result objects.
+//
+// Why nanobind: nb::ndarray imports NumPy arrays (buffer protocol / DLPack) and PyTorch
+// tensors (DLPack) without a copy, so a float64 C-contiguous array becomes a MatrixView
+// over the caller's own buffer. Any other dtype or layout (float32, strided) is converted
+// once, by the array's own framework (numpy astype / torch .to().contiguous()), while the
+// argument is loaded; the converted copy lives until the call returns.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "infoflow/infoflow.hpp"
+#include "infoflow/network.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+using infoflow::InvalidArgument;
+// Read-only, C-contiguous, host memory: the only layout the library's views describe.
+using Array = nb::ndarray<double, nb::ro, nb::c_contig, nb::device::cpu>;
+using Labels = nb::ndarray<std::int64_t, nb::ro, nb::c_contig, nb::device::cpu>;
+
+std::string shape_of(const Array& a) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < a.ndim(); ++i) {
+    s += (i ? ", " : "") + std::to_string(a.shape(i));
+  }
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// 2-D: rows x d; 1-D: n values in d = 1. The view points into the caller's buffer.
+infoflow::MatrixView<double> matrix_view(const Array& a, const char* name) {
+  if (a.ndim() == 2) return {a.data(), a.shape(0), a.shape(1)};
+  if (a.ndim() == 1) return {a.data(), a.shape(0), 1};
+  throw InvalidArgument(std::string(name) + " must be a 2-D array (rows x d) or 1-D (d = 1), got " +
+                        std::to_string(a.ndim()) + "-D array of shape " + shape_of(a));
+}
+
+infoflow::Span<const double> vector_view(const std::optional<Array>& a, const char* name) {
+  if (!a) return {};
+  if (a->ndim() != 1) {
+    throw InvalidArgument(std::string(name) + " must be a 1-D array, got shape " + shape_of(*a));
+  }
+  return {a->data(), a->shape(0)};
+}
+
+infoflow::ComputeOptions compute_options(const std::string& backend, int threads,
+                                         double tolerance) {
+  if (threads < 0) throw InvalidArgument("threads must be >= 0, got " + std::to_string(threads));
+  infoflow::ComputeOptions c;
+  c.backend = infoflow::parse_backend(backend);
+  c.threads = threads;
+  c.tolerance = tolerance;
+  return c;
+}
+
+// JSON-like: NaN (undefined, e.g. the standard error of a single draw) becomes None.
+nb::object number_or_none(double v) {
+  return std::isnan(v) ? nb::none() : nb::object(nb::float_(v));
+}
+
+nb::dict entropy_dict(const infoflow::EntropyResult& r, bool bounds) {
+  nb::dict d;
+  d["entropy"] = r.entropy_nats;
+  d["stderr"] = r.stderr_nats;
+  d["kl_upper"] = bounds ? number_or_none(r.kl_upper_nats) : nb::none();
+  d["bhattacharyya_lower"] = bounds ? number_or_none(r.bhattacharyya_lower_nats) : nb::none();
+  d["n"] = r.n, d["d"] = r.d, d["samples"] = r.samples, d["sigma"] = r.sigma;
+  d["backend"] = std::string(infoflow::backend_name(r.backend));
+  d["seconds"] = r.seconds;
+  return d;
+}
+
+nb::dict information_dict(const infoflow::MutualInformationResult& r, bool with_labels) {
+  nb::list layers;
+  for (const infoflow::LayerInformation& l : r.layers) {
+    nb::dict d;
+    d["layer"] = l.layer, d["width"] = l.width;
+    d["h_T"] = l.h_T_nats, d["h_T_stderr"] = l.h_T_stderr_nats;
+    d["h_T_given_X"] = l.h_T_given_X_nats, d["h_T_given_X_stderr"] = l.h_T_given_X_stderr_nats;
+    d["I_XT"] = l.I_XT_nats, d["I_XT_stderr"] = l.I_XT_stderr_nats;
+    d["I_YT"] = with_labels ? nb::object(nb::float_(l.I_YT_nats)) : nb::none();
+    d["I_YT_stderr"] = with_labels ? nb::object(nb::float_(l.I_YT_stderr_nats)) : nb::none();
+    d["mc_queries"] = l.mc_queries;
+    layers.append(d);
+  }
+  nb::dict d;
+  d["layers"] = layers;
+  d["n_inputs"] = r.n_inputs, d["samples_per_input"] = r.samples_per_input, d["beta"] = r.beta;
+  d["backend"] = std::string(infoflow::backend_name(r.backend));
+  d["seconds"] = r.seconds;
+  return d;
+}
+
+// A network given as (weight out x in, bias out, activation) per layer, checked the way
+// load_network checks a file: shapes chain, nothing empty, every value finite.
+infoflow::Network network_from_layers(
+    const std::vector<std::tuple<Array, Array, std::string>>& layers) {
+  if (layers.empty()) throw InvalidArgument("model has no layers");
+  infoflow::Network net;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& [w, b, act] = layers[i];
+    const std::string name = "model[" + std::to_string(i) + "]";
+    if (w.ndim() != 2 || w.shape(0) == 0 || w.shape(1) == 0) {
+      throw InvalidArgument(name + " weight must be a non-empty 2-D array (out x in), got shape " +
+                            shape_of(w));
+    }
+    const std::size_t out = w.shape(0), in = w.shape(1);
+    if (b.ndim() != 1 || b.shape(0) != out) {
+      throw InvalidArgument(name + " bias must have shape (" + std::to_string(out) + ",), got " +
+                            shape_of(b));
+    }
+    if (i > 0 && in != net.layers.back().out) {
+      throw InvalidArgument(name + " weight takes " + std::to_string(in) + " inputs but model[" +
+                            std::to_string(i - 1) + "] has " +
+                            std::to_string(net.layers.back().out) +
+                            " outputs (weights are out x in, as in torch.nn.Linear)");
+    }
+    infoflow::DenseLayer l{in, out, std::vector<double>(w.data(), w.data() + out * in),
+                           std::vector<double>(b.data(), b.data() + out),
+                           infoflow::parse_activation(act)};
+    for (std::size_t k = 0; k < l.weight.size(); ++k) {
+      if (!std::isfinite(l.weight[k])) {
+        throw InvalidArgument(name + " weight has a non-finite value at row " +
+                              std::to_string(k / in) + ", column " + std::to_string(k % in));
+      }
+    }
+    for (std::size_t k = 0; k < out; ++k) {
+      if (!std::isfinite(l.bias[k])) {
+        throw InvalidArgument(name + " bias has a non-finite value at index " + std::to_string(k));
+      }
+    }
+    net.layers.push_back(std::move(l));
+  }
+  return net;
+}
+
+bool is_out_of_memory(const char* what) {
+  return std::strstr(what, "of memory is available") || std::strstr(what, "out of memory");
+}
+
+void translate_errors(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const infoflow::InvalidArgument& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const infoflow::IoError& e) {
+    PyErr_SetString(PyExc_OSError, e.what());
+  } catch (const infoflow::ResourceError& e) {
+    PyErr_SetString(is_out_of_memory(e.what()) ? PyExc_MemoryError : PyExc_RuntimeError, e.what());
+  } catch (const infoflow::Error& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+}
+
+void bind_network(nb::module_& m) {
+  nb::class_<infoflow::Network>(m, "Network", "A noisy feed-forward network (opaque; see infoflow.mutual_information).")
+      .def_prop_ro("layers", [](const infoflow::Network& net) {
+        std::vector<std::tuple<std::size_t, std::size_t, std::string>> out;
+        for (const auto& l : net.layers) {
+          out.emplace_back(l.in, l.out, std::string(infoflow::activation_name(l.activation)));
+        }
+        return out;
+      }, "[(in, out, activation)] per layer")
+      .def("__repr__", [](const infoflow::Network& net) {
+        std::string sizes = std::to_string(net.input_dim()), acts;
+        for (const auto& l : net.layers) {
+          sizes += "-" + std::to_string(l.out);
+          acts += (acts.empty() ? "" : ",") + std::string(infoflow::activation_name(l.activation));
+        }
+        return "Network(" + sizes + ", activations=" + acts + ")";
+      });
+  m.def("load_network", [](const std::string& path, const std::string& activation) {
+    nb::gil_scoped_release release;
+    return infoflow::load_network(path, activation);
+  }, "path"_a, "activation"_a = "");
+  m.def("network_from_layers", &network_from_layers, "layers"_a);
+}
+
+}  // namespace
+
+NB_MODULE(_infoflow, m) {
+  m.doc() = "Compiled core of the infoflow package; use the functions of `infoflow` instead.";
+  nb::register_exception_translator(&translate_errors);
+
+  m.def("version", [] { return std::string(infoflow::version()); });
+  m.def("cuda_available", &infoflow::cuda_available);
+  m.def("cuda_unavailable_reason", &infoflow::cuda_unavailable_reason);
+  m.def("gaussian_entropy", &infoflow::gaussian_entropy, "d"_a, "sigma"_a);
+  // The address the library would read: equal to arr.ctypes.data exactly when no copy is made.
+  m.def("_data_pointer", [](Array a) { return reinterpret_cast<std::uintptr_t>(a.data()); }, "array"_a);
+
+  m.def("mixture_entropy",
+        [](Array centers, double sigma, std::size_t samples_per_center, std::uint64_t seed,
+           const std::string& backend, bool bounds, std::optional<Array> weights, int threads,
+           double tolerance) {
+          infoflow::EntropyOptions o;
+          o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
+          o.bounds = bounds;
+          o.compute = compute_options(backend, threads, tolerance);
+          const auto c = matrix_view(centers, "centers");
+          const auto w = vector_view(weights, "weights");
+          infoflow::EntropyResult r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::mixture_entropy(c, w, o);
+          }
+          return entropy_dict(r, bounds);
+        },
+        "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
+        "weights"_a.none(), "threads"_a, "tolerance"_a);
+
+  m.def("log_density",
+        [](Array queries, Array centers, double sigma, std::optional<Array> weights,
+           const std::string& backend, int threads, double tolerance) {
+          const auto opt = compute_options(backend, threads, tolerance);
+          const auto q = matrix_view(queries, "queries"), c = matrix_view(centers, "centers");
+          const auto w = vector_view(weights, "weights");
+          std::unique_ptr<double[]> out(new double[q.rows > 0 ? q.rows : 1]);
+          {
+            nb::gil_scoped_release release;
+            infoflow::log_density(q, c, w, sigma, {out.get(), q.rows}, opt);
+          }
+          const std::size_t m = q.rows;
+          nb::capsule owner(out.get(), [](void* p) noexcept { delete[] static_cast<double*>(p); });
+          return nb::ndarray<nb::numpy, double, nb::ndim<1>>(out.release(), {m}, owner);
+        },
+        "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "backend"_a, "threads"_a,
+        "tolerance"_a);
+
+  bind_network(m);
+  m.def("mutual_information",
+        [](const infoflow::Network& net, Array inputs, std::optional<Labels> labels, double beta,
+           std::size_t samples_per_input, std::size_t mc_queries,
+           std::size_t mc_samples_per_center, double target_stderr,
+           std::vector<std::size_t> layers, bool noisy_last_layer,
+           std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend,
+           int threads) {
+          infoflow::MutualInformationOptions o;
+          o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
+          o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr;
+          o.noisy_last_layer = noisy_last_layer, o.layers = std::move(layers), o.seed = seed;
+          const auto iw = vector_view(input_weights, "input_weights");
+          o.input_weights.assign(iw.begin(), iw.end());
+          o.compute = compute_options(backend, threads, 1e-6);
+          const auto x = matrix_view(inputs, "inputs");
+          infoflow::Span<const std::int64_t> y;
+          if (labels) {
+            if (labels->ndim() != 1) {
+              throw InvalidArgument("labels must be a 1-D array of integers, got " +
+                                    std::to_string(labels->ndim()) + "-D");
+            }
+            y = {labels->data(), labels->shape(0)};
+          }
+          infoflow::MutualInformationResult r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::mutual_information(net, x, y, o);
+          }
+          return information_dict(r, labels.has_value());
+        },
+        "model"_a, "inputs"_a, "labels"_a.none(), "beta"_a, "samples_per_input"_a,
+        "mc_queries"_a, "mc_samples_per_center"_a, "target_stderr"_a, "layers"_a,
+        "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a);
+}
