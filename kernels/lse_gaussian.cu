@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
 
 namespace infoflow::detail {
@@ -206,33 +207,6 @@ __global__ void pad_rows_kernel(const float* __restrict__ src, long long rows, i
 }
 
 // ---- host side ------------------------------------------------------------------------
-[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file,
-                                   int line) {
-  cudaGetLastError();  // clear it so the next call does not report it again
-  throw ResourceError(std::string("CUDA call ") + call + " failed: " + cudaGetErrorName(err) +
-                      " (" + cudaGetErrorString(err) + ") at " + file + ":" +
-                      std::to_string(line));
-}
-#define INFOFLOW_CUDA_CHECK(call)                                 \
-  do {                                                            \
-    const cudaError_t infoflow_err_ = (call);                     \
-    if (infoflow_err_ != cudaSuccess)                             \
-      throw_cuda_error(infoflow_err_, #call, __FILE__, __LINE__); \
-  } while (0)
-
-struct CudaFree {
-  void operator()(void* p) const noexcept { cudaFree(p); }  // no throw while unwinding
-};
-template <class T>
-using DeviceBuffer = std::unique_ptr<T, CudaFree>;
-
-template <class T>
-DeviceBuffer<T> device_alloc(std::size_t count) {
-  void* p = nullptr;
-  INFOFLOW_CUDA_CHECK(cudaMalloc(&p, std::max<std::size_t>(count, 1) * sizeof(T)));
-  return DeviceBuffer<T>(static_cast<T*>(p));
-}
-
 std::string describe(cudaError_t err) {
   return std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
 }

@@ -34,6 +34,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
@@ -136,25 +137,12 @@ __global__ void __launch_bounds__(kThreads) bias_act_noise_kernel(LayerArgs a) {
 }
 
 // ---- host side ------------------------------------------------------------------------
-[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file,
-                                   int line) {
-  cudaGetLastError();  // clear it so the next call does not report it again
-  throw ResourceError(std::string("CUDA call ") + call + " failed: " + cudaGetErrorName(err) +
-                      " (" + cudaGetErrorString(err) + ") at " + file + ":" +
-                      std::to_string(line));
-}
 [[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file,
                                      int line) {
   throw ResourceError(std::string("cuBLAS call ") + call + " failed: " +
                       cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ") at " +
                       file + ":" + std::to_string(line));
 }
-#define INFOFLOW_CUDA_CHECK(call)                                 \
-  do {                                                            \
-    const cudaError_t infoflow_err_ = (call);                     \
-    if (infoflow_err_ != cudaSuccess)                             \
-      throw_cuda_error(infoflow_err_, #call, __FILE__, __LINE__); \
-  } while (0)
 #define INFOFLOW_CUBLAS_CHECK(call)                                 \
   do {                                                              \
     const cublasStatus_t infoflow_st_ = (call);                     \
@@ -163,26 +151,14 @@ __global__ void __launch_bounds__(kThreads) bias_act_noise_kernel(LayerArgs a) {
   } while (0)
 
 // RAII owners; the deleters never throw (they may run while unwinding).
-struct CudaFree {
-  void operator()(void* p) const noexcept { cudaFree(p); }
-};
 struct StreamDestroy {
   void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
 };
 struct CublasDestroy {
   void operator()(cublasHandle_t h) const noexcept { cublasDestroy(h); }
 };
-template <class T>
-using DeviceBuffer = std::unique_ptr<T, CudaFree>;
 using StreamPtr = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
 using Cublas = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDestroy>;
-
-template <class T>
-DeviceBuffer<T> device_alloc(std::size_t count) {
-  void* p = nullptr;
-  INFOFLOW_CUDA_CHECK(cudaMalloc(&p, std::max<std::size_t>(count, 1) * sizeof(T)));
-  return DeviceBuffer<T>(static_cast<T*>(p));
-}
 
 template <class T>
 DeviceBuffer<T> upload(const std::vector<T>& host, cudaStream_t stream) {

@@ -1,0 +1,45 @@
+// Shared host-side CUDA helpers of the kernels/ files: one check that turns every
+// cudaError_t into an infoflow::ResourceError naming the call, file and line, and an
+// RAII owner for device memory.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "infoflow/infoflow.hpp"
+
+namespace infoflow::detail {
+
+[[noreturn]] inline void throw_cuda_error(cudaError_t err, const char* call, const char* file,
+                                          int line) {
+  cudaGetLastError();  // clear it so the next call does not report it again
+  throw ResourceError(std::string("CUDA call ") + call + " failed: " + cudaGetErrorName(err) +
+                      " (" + cudaGetErrorString(err) + ") at " + file + ":" +
+                      std::to_string(line));
+}
+
+#define INFOFLOW_CUDA_CHECK(call)                                                  \
+  do {                                                                             \
+    const cudaError_t infoflow_err_ = (call);                                      \
+    if (infoflow_err_ != cudaSuccess)                                              \
+      ::infoflow::detail::throw_cuda_error(infoflow_err_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+struct CudaFree {
+  void operator()(void* p) const noexcept { cudaFree(p); }  // no throw while unwinding
+};
+template <class T>
+using DeviceBuffer = std::unique_ptr<T, CudaFree>;
+
+template <class T>
+DeviceBuffer<T> device_alloc(std::size_t count) {
+  void* p = nullptr;
+  INFOFLOW_CUDA_CHECK(cudaMalloc(&p, std::max<std::size_t>(count, 1) * sizeof(T)));
+  return DeviceBuffer<T>(static_cast<T*>(p));
+}
+
+}  // namespace infoflow::detail
