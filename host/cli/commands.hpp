@@ -17,6 +17,10 @@ Command add_entropy_command(CLI::App& app);
 Command add_log_density_command(CLI::App& app);
 // `infoflow mi`: I(X;T_l) and I(Y;T_l) of a model's noisy layers.
 Command add_mi_command(CLI::App& app);
+// `infoflow train`: train a noisy network and track its information plane (argv goes to run.json).
+Command add_train_command(CLI::App& app, int argc, char** argv);
+// `infoflow plot`: the figures of a train run.
+Command add_plot_command(CLI::App& app);
 // `infoflow demo`: the built-in example of the README's first command.
 Command add_demo_command(CLI::App& app);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include <omp.h>
 
@@ -28,11 +29,6 @@ struct EntropyArgs {
   int threads = 0;
   bool json = false;
 };
-
-// JSON has no NaN: an undefined value (the standard error of a single draw) is null.
-nlohmann::json number_or_null(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
 
 std::string backend_detail(const EntropyResult& r, int threads) {
   if (r.backend != Backend::Cpu) return std::string(backend_name(r.backend));
@@ -69,15 +65,6 @@ void print_text(const EntropyResult& r, const EntropyArgs& a) {
     std::printf("  Bhattacharyya lower   %.6f nats\n", r.bhattacharyya_lower_nats);
   }
   std::printf("  backend %s, %.3f s\n", backend_detail(r, a.threads).c_str(), r.seconds);
-}
-
-// Says on stderr why auto did not pick the GPU, so a user never wonders which ran.
-void note_fallback(Backend requested, Backend ran) {
-  if (requested == Backend::Auto && ran != Backend::Cuda) {
-    std::fflush(stdout);  // keep the order of the two streams when both go to one file
-    std::fprintf(stderr, "infoflow: using the cpu backend (%s)\n",
-                 cuda_unavailable_reason().c_str());
-  }
 }
 
 EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   const infoflow::cli::Command commands[] = {infoflow::cli::add_entropy_command(app),
                                              infoflow::cli::add_log_density_command(app),
                                              infoflow::cli::add_mi_command(app),
+                                             infoflow::cli::add_train_command(app, argc, argv),
+                                             infoflow::cli::add_plot_command(app),
                                              infoflow::cli::add_demo_command(app)};
   try {
     app.parse(argc, argv);

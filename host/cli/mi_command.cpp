@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include "infoflow/network.hpp"
 #include "io/matrix_file.hpp"
@@ -23,26 +24,9 @@ struct MiArgs {
   bool noisy_last = false, json = false;
 };
 
-nlohmann::json number_or_null(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
 std::vector<std::size_t> parse_layers(const std::string& s) {
-  std::vector<std::size_t> out;
-  if (s == "all") return out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v < 1) throw std::invalid_argument(item);
-      out.push_back(static_cast<std::size_t>(v));
-    } catch (const std::exception&) {
-      throw InvalidArgument("--layers: '" + item + "' is not a layer number (1-based) or 'all'");
-    }
-  }
-  return out;
+  if (s == "all") return {};
+  return parse_positive_list(s, "--layers (1-based layer numbers, or 'all')");
 }
 
 MutualInformationOptions options_from(const MiArgs& a) {

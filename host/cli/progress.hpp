@@ -14,18 +14,19 @@ class ProgressLine {
   explicit ProgressLine(const char* label)
       : label_(label), enabled_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
   ~ProgressLine() { finish(); }
-  void update(double fraction) {
+  // detail: an optional state to show, e.g. the current epoch and loss.
+  void update(double fraction, const char* detail = "") {
     if (!enabled_) return;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     if (elapsed < kDelaySeconds || elapsed - last_ < 0.2) return;
     last_ = elapsed;
     const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
-    std::fprintf(stderr, "\r%s: %5.1f%%  elapsed %.0fs  eta %.0fs   ", label_, 100 * fraction,
-                 elapsed, eta);
+    std::fprintf(stderr, "\r%s: %5.1f%%  %s  elapsed %.0fs  eta %.0fs   ", label_, 100 * fraction,
+                 detail, elapsed, eta);
     shown_ = true;
   }
   void finish() {
-    if (shown_) std::fprintf(stderr, "\r%60s\r", "");
+    if (shown_) std::fprintf(stderr, "\r%120s\r", "");
     shown_ = false;
   }
 

@@ -16,11 +16,23 @@
 namespace infoflow::rng {
 
 // Streams keep independent uses of one seed apart (MC queries, network noise, ...).
-enum class Stream : std::uint32_t { MonteCarloQueries = 1, QuerySelection = 2, LayerNoiseBase = 16 };
+enum class Stream : std::uint32_t {
+  MonteCarloQueries = 1,
+  QuerySelection = 2,
+  TrainingShuffle = 3,
+  WeightInit = 4,
+  LayerNoiseBase = 16,           // + layer: sample propagation for the estimators
+  TrainingNoiseBase = 1u << 16,  // + layer: the noise of training forward passes
+};
 
 // The noise Z_l of network layer l (1-based).
 inline Stream layer_noise(std::size_t layer) {
   return static_cast<Stream>(static_cast<std::uint32_t>(Stream::LayerNoiseBase) + layer);
+}
+
+// The noise of layer l (1-based) in training forward passes.
+inline Stream training_noise(std::size_t layer) {
+  return static_cast<Stream>(static_cast<std::uint32_t>(Stream::TrainingNoiseBase) + layer);
 }
 
 // Fills out[0..d) with the normals of `row`.
@@ -58,6 +70,20 @@ inline std::uint64_t uniform_index(std::uint64_t seed, Stream stream, std::uint6
   const Philox::ctr_type r = gen(ctr, key);
   const std::uint64_t u = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
   return static_cast<std::uint64_t>((static_cast<unsigned __int128>(u) * bound) >> 64);
+}
+
+// A uniform double in [0, 1) with 53 random bits: word k of `row`.
+inline double uniform_real(std::uint64_t seed, Stream stream, std::uint64_t row, std::uint32_t k) {
+  using Philox = r123::Philox4x32;
+  Philox gen;
+  const Philox::key_type key = {{static_cast<std::uint32_t>(seed),
+                                 static_cast<std::uint32_t>(seed >> 32)}};
+  const Philox::ctr_type ctr = {{k, static_cast<std::uint32_t>(row),
+                                 static_cast<std::uint32_t>(row >> 32),
+                                 static_cast<std::uint32_t>(stream)}};
+  const Philox::ctr_type r = gen(ctr, key);
+  const std::uint64_t u = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
+  return static_cast<double>(u >> 11) * 0x1.0p-53;
 }
 
 }  // namespace infoflow::rng

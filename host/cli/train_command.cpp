@@ -1,0 +1,425 @@
+// `infoflow train`: trains a noisy fully connected network and, at chosen epochs, measures
+// every noisy layer: I(X;T_l) and I(Y;T_l) by sample propagation, the binning estimate
+// H(Bin(S_l)) and the cluster entropy of the noise-free representation S_l, with loss
+// and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints; files
+// being written carry a .partial suffix until the run completes.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/progress.hpp"
+#include "infoflow/train.hpp"
+#include "io/matrix_file.hpp"
+#include "rng/philox_normal.hpp"
+
+#ifndef INFOFLOW_GIT_COMMIT
+#define INFOFLOW_GIT_COMMIT "unknown"
+#endif
+
+namespace infoflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  std::string preset, inputs, labels, layers, activation = "tanh", optimizer = "adam", track = "log:100";
+  std::string out, backend = "auto";
+  double beta = 0.005, lr = 4e-4, momentum = 0, orthonormal_alpha = 1e-4, test_fraction = 0.2;
+  double bin_size = 0, cluster_radius = 2, target_stderr = 0;
+  long long epochs = 10000, batch_size = 256, track_every = 0, samples_per_input = 100;
+  long long mc_queries = 0, mc_samples_per_center = 0;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  bool orthonormal = false, force = false, no_estimate = false;
+  std::vector<std::string> argv;
+};
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+// The data: the built-in SZT task with its official split, or files with a seeded split.
+struct Data {
+  Dataset all, train, test;
+  std::vector<bool> is_test;
+  std::string source;
+};
+
+Data load_data(const TrainArgs& a) {
+  Data d;
+  if (a.preset == "szt") {
+    d.all = szt_dataset();
+    d.is_test = szt_test_mask();
+    d.source = "built-in SZT 12-bit task, official 3277/819 split (PAPER.md 5(b))";
+  } else {
+    const io::Matrix x = io::read_matrix(a.inputs);
+    d.all.inputs = x.values, d.all.rows = x.rows, d.all.cols = x.cols;
+    d.all.labels = io::read_npy_integers(a.labels);
+    if (d.all.labels.size() != d.all.rows) {
+      throw InvalidArgument(a.labels + ": " + std::to_string(d.all.labels.size()) + " labels for " +
+                            std::to_string(d.all.rows) + " inputs in " + a.inputs);
+    }
+    for (std::size_t i = 0; i < d.all.rows; ++i) {
+      if (d.all.labels[i] < 0) {
+        throw InvalidArgument(a.labels + ": label " + std::to_string(d.all.labels[i]) + " at row " +
+                              std::to_string(i) + " is negative (expected classes 0..C-1)");
+      }
+    }
+    // A seeded random split: the test set is the first round(f m) of a Philox permutation.
+    std::vector<std::size_t> order(d.all.rows);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (std::size_t i = order.size(); i-- > 1;) {
+      std::swap(order[i], order[rng::uniform_index(a.seed, rng::Stream::TrainingShuffle, ~std::uint64_t{0} - i, i + 1)]);
+    }
+    d.is_test.assign(d.all.rows, false);
+    const auto n_test = static_cast<std::size_t>(std::llround(a.test_fraction * d.all.rows));
+    for (std::size_t i = 0; i < n_test; ++i) d.is_test[order[i]] = true;
+    d.source = a.inputs + " / " + a.labels + ", random " + std::to_string(n_test) + "/" +
+               std::to_string(d.all.rows) + " test split (seed " + std::to_string(a.seed) + ")";
+  }
+  d.train = select_rows(d.all, d.is_test, false);
+  d.test = select_rows(d.all, d.is_test, true);
+  if (d.train.rows == 0) throw InvalidArgument("the training split is empty (--test-fraction " + std::to_string(a.test_fraction) + ")");
+  return d;
+}
+
+std::vector<std::size_t> widths_for(const TrainArgs& a, const Data& d) {
+  std::int64_t max_label = 0;
+  for (std::int64_t y : d.all.labels) max_label = std::max(max_label, y);
+  std::vector<std::size_t> w;
+  if (!a.layers.empty()) {
+    w = parse_positive_list(a.layers, "--layers (widths from input to output, e.g. 12,10,7,5,4,3,2)");
+  } else {
+    w = {d.all.cols, 10, 7, 5, 4, 3, static_cast<std::size_t>(std::max<std::int64_t>(2, max_label + 1))};
+  }
+  if (w.size() < 2) throw InvalidArgument("--layers needs at least the input and output widths");
+  if (w.front() != d.all.cols) {
+    throw InvalidArgument("--layers starts with width " + std::to_string(w.front()) + " but the inputs have " +
+                          std::to_string(d.all.cols) + " columns");
+  }
+  if (static_cast<std::int64_t>(w.back()) <= max_label) {
+    throw InvalidArgument("--layers ends with " + std::to_string(w.back()) + " outputs but the labels go up to " +
+                          std::to_string(max_label));
+  }
+  return w;
+}
+
+std::vector<std::size_t> schedule_for(const TrainArgs& a) {
+  const auto E = static_cast<std::size_t>(a.epochs);
+  std::vector<std::size_t> s;
+  if (a.track_every > 0) {
+    for (std::size_t e = static_cast<std::size_t>(a.track_every); e <= E; e += static_cast<std::size_t>(a.track_every)) s.push_back(e);
+  } else {
+    const std::string& t = a.track;
+    std::size_t used = 0;
+    long long k = 0;
+    try {
+      if (t.rfind("log:", 0) != 0) throw std::invalid_argument(t);
+      k = std::stoll(t.substr(4), &used);
+      if (used != t.size() - 4 || k < 1) throw std::invalid_argument(t);
+    } catch (const std::exception&) {
+      throw InvalidArgument("--track '" + t + "': expected log:K with K >= 1 (K log-spaced epochs), or use --track-every N");
+    }
+    s = log_spaced_epochs(E, static_cast<std::size_t>(k));
+  }
+  if (s.empty() || s.back() != E) s.push_back(E);  // the final network is always measured
+  return s;
+}
+
+void validate(const TrainArgs& a) {
+  if (a.preset.empty() == (a.inputs.empty() || a.labels.empty())) {
+    throw InvalidArgument(a.preset.empty() ? "give --preset szt, or both --inputs and --labels"
+                                           : "--preset cannot be combined with --inputs/--labels");
+  }
+  if (!a.preset.empty() && a.preset != "szt") throw InvalidArgument("unknown --preset '" + a.preset + "' (known: szt)");
+  if (a.epochs < 1) throw InvalidArgument("--epochs must be >= 1");
+  if (a.batch_size < 1) throw InvalidArgument("--batch-size must be >= 1");
+  if (a.samples_per_input < 1) throw InvalidArgument("--samples-per-input must be >= 1");
+  if (a.mc_queries < 0 || a.mc_samples_per_center < 0) throw InvalidArgument("--mc-queries and --mc-samples-per-center must be >= 1");
+  if (a.track_every < 0) throw InvalidArgument("--track-every must be >= 1");
+  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  if (!(std::isfinite(a.beta) && a.beta > 0)) throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
+  if (!(a.test_fraction >= 0 && a.test_fraction < 1)) throw InvalidArgument("--test-fraction must be in [0, 1)");
+  if (!(std::isfinite(a.bin_size) && a.bin_size >= 0)) throw InvalidArgument("--bin-size must be a finite number > 0");
+  if (!(std::isfinite(a.cluster_radius) && a.cluster_radius > 0)) throw InvalidArgument("--cluster-radius must be a finite number > 0");
+  if (!(std::isfinite(a.lr) && a.lr > 0)) throw InvalidArgument("--lr must be a finite number > 0, got " + std::to_string(a.lr));
+  parse_optimizer(a.optimizer);
+  parse_activation(a.activation);
+  parse_backend(a.backend);
+}
+
+// Refuses to mix a new run into an old one's files.
+void prepare_out_dir(const TrainArgs& a) {
+  const fs::path dir(a.out);
+  if (fs::exists(dir) && !fs::is_directory(dir)) throw InvalidArgument("--out " + a.out + " exists and is not a directory");
+  for (const char* f : {"metrics.csv", "run.json", "metrics.csv.partial"}) {
+    if (fs::exists(dir / f) && !a.force) {
+      throw InvalidArgument("--out " + a.out + " already holds a run (" + f + "); choose another directory or pass --force");
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(dir / "checkpoints", ec);
+  if (!ec) fs::create_directories(dir / "representations", ec);
+  if (ec) throw IoError(a.out + ": cannot create the output directory (" + ec.message() + ")");
+  if (a.force) {
+    for (const char* sub : {"checkpoints", "representations", "figures"}) {
+      if (!fs::exists(dir / sub)) continue;
+      for (const auto& e : fs::directory_iterator(dir / sub)) fs::remove(e.path());
+    }
+  }
+}
+
+std::ofstream open_out(const fs::path& p) {
+  std::ofstream f(p);
+  if (!f) throw IoError(p.string() + ": cannot open for writing");
+  return f;
+}
+
+void commit(const fs::path& partial, const fs::path& final_path) {
+  std::error_code ec;
+  fs::rename(partial, final_path, ec);
+  if (ec) throw IoError(final_path.string() + ": cannot rename from " + partial.string() + " (" + ec.message() + ")");
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  return gethostname(buf, sizeof buf - 1) == 0 ? buf : "unknown";
+}
+
+std::string fmt_time(double s) {
+  char buf[32];
+  if (s < 90) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 5400) std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
+  else std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(s / 3600), std::floor(std::fmod(s, 3600) / 60));
+  return buf;
+}
+
+struct Timer {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+};
+
+int run_train(const TrainArgs& a) {
+  validate(a);
+  const Data data = load_data(a);
+  const std::vector<std::size_t> widths = widths_for(a, data);
+  const std::vector<std::size_t> schedule = schedule_for(a);
+  const std::set<std::size_t> tracked(schedule.begin(), schedule.end());
+  prepare_out_dir(a);
+  const fs::path dir(a.out);
+
+  TrainOptions to;
+  to.beta = a.beta, to.optimizer = parse_optimizer(a.optimizer), to.learning_rate = a.lr;
+  to.momentum = a.momentum, to.batch_size = static_cast<std::size_t>(a.batch_size), to.seed = a.seed;
+  to.orthonormal_alpha = a.orthonormal ? a.orthonormal_alpha : 0.0;
+  Trainer trainer(init_network(widths, parse_activation(a.activation), a.seed), data.train, to);
+
+  MutualInformationOptions mo;
+  mo.beta = a.beta, mo.samples_per_input = static_cast<std::size_t>(a.samples_per_input), mo.seed = a.seed;
+  mo.mc_queries = static_cast<std::size_t>(a.mc_queries);
+  mo.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
+  mo.target_stderr = a.target_stderr;
+  mo.compute.backend = parse_backend(a.backend), mo.compute.threads = a.threads;
+  const Backend backend = resolve_backend(mo.compute.backend);
+  if (!a.no_estimate) note_fallback(mo.compute.backend, backend);
+  const double bin = a.bin_size > 0 ? a.bin_size : 10 * a.beta, radius = a.cluster_radius * a.beta;
+  const std::size_t noisy_layers = widths.size() - 2;
+
+  // Inputs and labels of the estimation (every input, train and test, as the authors do),
+  // so `infoflow mi --model DIR/checkpoints/...` can repeat any tracked estimate.
+  io::write_npy((dir / "inputs.npy").string(), data.all.view());
+  std::vector<double> labels_f(data.all.labels.begin(), data.all.labels.end()), mask_f(data.all.rows);
+  for (std::size_t i = 0; i < mask_f.size(); ++i) mask_f[i] = data.is_test[i] ? 1.0 : 0.0;
+  io::write_npy((dir / "labels.npy").string(), {labels_f.data(), labels_f.size(), 1});
+  io::write_npy((dir / "test_mask.npy").string(), {mask_f.data(), mask_f.size(), 1});
+
+  const fs::path metrics_partial = dir / "metrics.csv.partial", history_partial = dir / "history.csv.partial";
+  std::ofstream metrics = open_out(metrics_partial), history = open_out(history_partial);
+  metrics << "epoch,layer,width,I_XT_nats,I_XT_stderr_nats,I_YT_nats,I_YT_stderr_nats,h_T_nats,h_T_given_X_nats,"
+             "H_bin_nats,H_cluster_nats,clusters,class_distance_ratio,train_loss,test_loss,train_acc,test_acc\n";
+  history << "epoch,noisy_batch_loss,train_loss,test_loss,train_acc,test_acc\n";
+  metrics.precision(9), history.precision(9);
+
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  ProgressLine progress("train");
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  Timer total;
+  double train_s = 0, track_s = 0;
+  std::size_t tracks_done = 0;
+  Evaluation last_train, last_test;
+  const auto E = static_cast<std::size_t>(a.epochs);
+  const MatrixView<double> all = data.all.view();
+  const Span<const std::int64_t> all_labels{data.all.labels.data(), data.all.labels.size()};
+  for (std::size_t epoch = 1; epoch <= E && !g_interrupted; ++epoch) {
+    Timer t;
+    const double noisy_loss = trainer.train_epoch();
+    const Network& net = trainer.network();
+    last_train = evaluate(net, data.train.view(), {data.train.labels.data(), data.train.rows});
+    last_test = evaluate(net, data.test.view(), {data.test.labels.data(), data.test.rows});
+    history << epoch << ',' << noisy_loss << ',' << last_train.loss << ',' << last_test.loss << ','
+            << last_train.accuracy << ',' << last_test.accuracy << '\n';
+    train_s += t.seconds();
+    if (tracked.count(epoch)) {
+      Timer tt;
+      const std::string name = "epoch_" + std::string(5 - std::min<std::size_t>(5, std::to_string(epoch).size()), '0') +
+                               std::to_string(epoch) + ".safetensors";
+      save_network((dir / "checkpoints" / (name + ".partial")).string(), net, "F64");
+      commit(dir / "checkpoints" / (name + ".partial"), dir / "checkpoints" / name);
+      MutualInformationResult mi;
+      if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mo);
+      const auto reps = representations(net, all);
+      // The last noisy layer's noise-free representation, for the scatter plots (PAPER.md §4.4).
+      const std::size_t last = noisy_layers;
+      io::write_npy((dir / "representations" / (name.substr(0, name.find('.')) + "_layer" + std::to_string(last) + ".npy")).string(),
+                    {reps[last - 1].data(), data.all.rows, widths[last]});
+      std::string line;
+      for (std::size_t l = 1; l <= noisy_layers; ++l) {
+        const MatrixView<double> s{reps[l - 1].data(), data.all.rows, widths[l]};
+        const double h_bin = binned_entropy(s, bin);
+        const Clustering c = cluster_entropy(s, radius);
+        const double ratio = class_distance_ratio(s, all_labels);
+        const double nan = std::nan("");
+        const LayerInformation info = a.no_estimate ? LayerInformation{l, widths[l], nan, nan, nan, nan, nan, nan, nan, nan, 0}
+                                                    : mi.layers[l - 1];
+        metrics << epoch << ',' << l << ',' << widths[l] << ',' << info.I_XT_nats << ',' << info.I_XT_stderr_nats << ','
+                << info.I_YT_nats << ',' << info.I_YT_stderr_nats << ',' << info.h_T_nats << ','
+                << info.h_T_given_X_nats << ',' << h_bin << ',' << c.entropy << ',' << c.clusters << ',' << ratio << ','
+                << last_train.loss << ',' << last_test.loss << ',' << last_train.accuracy << ','
+                << last_test.accuracy << '\n';
+        char buf[48];
+        std::snprintf(buf, sizeof buf, " %.2f", info.I_XT_nats);
+        line += buf;
+      }
+      metrics.flush(), history.flush();
+      track_s += tt.seconds(), ++tracks_done;
+      if (!tty) {
+        std::fprintf(stderr, "epoch %zu/%zu: train acc %.3f, test acc %.3f, loss %.4f; I(X;T_l) =%s nats (%s)\n", epoch, E,
+                     last_train.accuracy, last_test.accuracy, last_train.loss, a.no_estimate ? " (not estimated)" : line.c_str(),
+                     fmt_time(total.seconds()).c_str());
+      }
+    }
+    // ETA from the measured cost of an epoch and of a checkpoint, not from epochs alone:
+    // estimation dominates the first epochs and the tail differently.
+    const double epoch_cost = train_s / epoch, track_cost = tracks_done ? track_s / tracks_done : 0;
+    const double left = (E - epoch) * epoch_cost + (schedule.size() - tracks_done) * track_cost;
+    char detail[128];
+    std::snprintf(detail, sizeof detail, "epoch %zu/%zu  loss %.4f  train %.1f%%  test %.1f%%", epoch, E, last_train.loss,
+                  100 * last_train.accuracy, 100 * last_test.accuracy);
+    progress.update(total.seconds() / (total.seconds() + left), detail);
+  }
+  progress.finish();
+  metrics.close(), history.close();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (g_interrupted) {
+    std::fprintf(stderr, "infoflow: interrupted after epoch %zu; the partial results are in %s and %s\n",
+                 trainer.epochs_done(), metrics_partial.c_str(), history_partial.c_str());
+    return 130;
+  }
+  commit(metrics_partial, dir / "metrics.csv");
+  commit(history_partial, dir / "history.csv");
+
+  nlohmann::json run = {
+      {"infoflow_version", std::string(version())},
+      {"commit", INFOFLOW_GIT_COMMIT},
+      {"command", a.argv},
+      {"machine", {{"hostname", hostname()}, {"cpu", cpu_model()}, {"cores", std::thread::hardware_concurrency()}}},
+      {"backend", std::string(backend_name(backend))},
+      {"backend_note", backend == Backend::Cuda ? "" : cuda_unavailable_reason()},
+      {"training_device", "cpu"},
+      {"data", {{"source", data.source}, {"inputs", data.all.rows}, {"train", data.train.rows}, {"test", data.test.rows}}},
+      {"network", {{"widths", widths}, {"activation", a.activation}, {"output", "affine logits, no noise"}}},
+      {"training", {{"epochs", E}, {"optimizer", a.optimizer}, {"lr", a.lr}, {"momentum", a.momentum},
+                    {"batch_size", a.batch_size}, {"beta", a.beta}, {"orthonormal_alpha", to.orthonormal_alpha},
+                    {"seed", a.seed}, {"init", "PyTorch nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))"}}},
+      {"estimation", {{"estimated", !a.no_estimate}, {"tracked_epochs", schedule}, {"samples_per_input", a.samples_per_input},
+                      {"mc_queries", a.mc_queries > 0 ? a.mc_queries : (a.mc_samples_per_center > 0 ? 0 : 8192)},
+                      {"mc_samples_per_center", a.mc_samples_per_center}, {"target_stderr", a.target_stderr},
+                      {"seed", a.seed}, {"inputs", "all (train and test), uniform"},
+                      {"bin_size", bin}, {"cluster_radius", radius},
+                      {"cluster_measure", "entropy of single-linkage clusters of the noise-free S_l at distance < cluster_radius"},
+                      {"class_distance_ratio", "mean same-class / mean different-class distance of the noise-free S_l"}}},
+      {"final", {{"epoch", E}, {"train_loss", last_train.loss}, {"test_loss", number_or_null(last_test.loss)},
+                 {"train_acc", last_train.accuracy}, {"test_acc", number_or_null(last_test.accuracy)}}},
+      {"seconds", {{"training", train_s}, {"tracking", track_s}, {"total", total.seconds()}}},
+  };
+  {
+    std::ofstream f = open_out(dir / "run.json.partial");
+    f << run.dump(2) << '\n';
+    if (!f) throw IoError((dir / "run.json.partial").string() + ": write failed");
+  }
+  commit(dir / "run.json.partial", dir / "run.json");
+  std::printf("trained %zu epochs in %s (+ %s measuring %zu checkpoints): train acc %.4f, test acc %.4f\n", E,
+              fmt_time(train_s).c_str(), fmt_time(track_s).c_str(), schedule.size(), last_train.accuracy,
+              last_test.accuracy);
+  std::printf("wrote %s/{metrics.csv,history.csv,run.json,checkpoints/}; plot with: infoflow plot %s\n", a.out.c_str(),
+              a.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app, int argc, char** argv) {
+  auto a = std::make_shared<TrainArgs>();
+  a->argv.assign(argv, argv + argc);
+  CLI::App* sub = app.add_subcommand(
+      "train", "Train a noisy network and track I(X;T_l), I(Y;T_l), binning and clustering over epochs");
+  sub->add_option("--preset", a->preset, "szt: the 12-bit task, 12-10-7-5-4-3-2, the authors' settings");
+  sub->add_option("--inputs", a->inputs, "custom data: inputs X (.npy or .csv), one row per input");
+  sub->add_option("--labels", a->labels, "custom data: integer labels 0..C-1 (.npy)");
+  sub->add_option("--test-fraction", a->test_fraction, "custom data: fraction held out for testing")->capture_default_str();
+  sub->add_option("--layers", a->layers, "widths from input to output (default d,10,7,5,4,3,C)");
+  sub->add_option("--activation", a->activation, "hidden activation: tanh | relu | linear | leaky-relu | sigmoid")
+      ->capture_default_str();
+  sub->add_option("--beta", a->beta, "noise standard deviation, training and estimation (paper: 0.005 tanh, 0.01 linear)")
+      ->capture_default_str();
+  sub->add_option("--epochs", a->epochs, "training epochs")->capture_default_str();
+  sub->add_option("--optimizer", a->optimizer, "adam | sgd")->capture_default_str();
+  sub->add_option("--lr", a->lr, "learning rate")->capture_default_str();
+  sub->add_option("--momentum", a->momentum, "SGD momentum")->capture_default_str();
+  sub->add_option("--batch-size", a->batch_size, "mini-batch size")->capture_default_str();
+  sub->add_flag("--orthonormal", a->orthonormal, "orthonormality retraction W <- W - alpha (W W^T W - W) after each step");
+  sub->add_option("--orthonormal-alpha", a->orthonormal_alpha, "alpha of --orthonormal")->capture_default_str();
+  sub->add_option("--seed", a->seed, "seeds initialisation, shuffling, noise and estimation")->capture_default_str();
+  auto* track = sub->add_option("--track", a->track, "measured epochs: log:K = K log-spaced epochs (the last always)")
+                    ->capture_default_str();
+  sub->add_option("--track-every", a->track_every, "measure every N epochs instead")->excludes(track);
+  sub->add_option("--samples-per-input", a->samples_per_input, "K noisy passes per input for I(X;T)")->capture_default_str();
+  auto* q = sub->add_option("--mc-queries", a->mc_queries, "Monte Carlo queries per unconditional entropy (default 8192)");
+  auto* j = sub->add_option("--mc-samples-per-center", a->mc_samples_per_center, "J draws per centre instead");
+  auto* e = sub->add_option("--target-stderr", a->target_stderr, "double the queries until each term's error is below E");
+  j->excludes(q)->excludes(e);
+  q->excludes(e);
+  sub->add_option("--bin-size", a->bin_size, "bin width of H(Bin(T)) (default 10 beta, as the paper's Fig. 5)");
+  sub->add_option("--cluster-radius", a->cluster_radius, "cluster linkage distance in units of beta")->capture_default_str();
+  sub->add_flag("--no-estimate", a->no_estimate, "skip I(X;T)/I(Y;T) (binning, clustering and checkpoints only)");
+  sub->add_option("--backend", a->backend, "estimation backend: auto | cpu | cuda | reference")->capture_default_str();
+  sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--out", a->out, "output directory")->required();
+  sub->add_flag("--force", a->force, "overwrite a previous run in --out");
+  return {sub, [a] { return run_train(*a); }};
+}
+
+}  // namespace infoflow::cli

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Figures of an `infoflow train` run (run by `infoflow plot DIR`, or directly).
+
+Reads DIR/metrics.csv, DIR/history.csv and DIR/run.json and writes into DIR/figures/:
+  information_flow  I(X;T_l) per layer over epochs (log axis, +- 2 standard errors) beside
+                    the binning estimate H(Bin(T_l)) and the cluster entropy
+  information_plane I(X;T_l) against I(Y;T_l), one track per layer, coloured by epoch
+  clustering        cluster entropy and number of clusters of each layer over epochs
+  training          noise-free loss and accuracy, train and test, every epoch
+
+Needs only numpy and matplotlib; it does not import the compiled module, so it runs
+from the source tree as well as from an installed package.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"plot_run: error: {path} has no data rows")
+    return rows
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def by_layer(metrics):
+    layers = {}
+    for r in metrics:
+        layers.setdefault(int(r["layer"]), []).append(r)
+    for rows in layers.values():
+        rows.sort(key=lambda r: int(r["epoch"]))
+    return dict(sorted(layers.items()))
+
+
+def column(rows, key):
+    return [num(r[key]) for r in rows]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", help="the --out directory of `infoflow train`")
+    p.add_argument("--format", default="png", help="png, svg, pdf, or a comma-separated list")
+    a = p.parse_args(argv)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import LogNorm
+    except ImportError:
+        sys.exit(f"plot_run: error: matplotlib is not installed for {sys.executable} "
+                 "(apt-get install python3-matplotlib, or set INFOFLOW_PYTHON)")
+    formats = [f.strip() for f in a.format.split(",") if f.strip()]
+    for f in formats:
+        if f not in ("png", "svg", "pdf"):
+            sys.exit(f"plot_run: error: unknown format '{f}' (png, svg, pdf)")
+    metrics_path = os.path.join(a.dir, "metrics.csv")
+    if not os.path.isfile(metrics_path):
+        sys.exit(f"plot_run: error: {metrics_path} not found (not a completed `infoflow train` run)")
+    metrics = read_csv(metrics_path)
+    history_path = os.path.join(a.dir, "history.csv")
+    history = read_csv(history_path) if os.path.isfile(history_path) else []
+    run = {}
+    if os.path.isfile(os.path.join(a.dir, "run.json")):
+        with open(os.path.join(a.dir, "run.json")) as f:
+            run = json.load(f)
+    layers = by_layer(metrics)
+    beta = run.get("training", {}).get("beta")
+    est = run.get("estimation", {})
+    widths = run.get("network", {}).get("widths")
+    title = "SZT-style run" if not widths else "network " + "-".join(str(w) for w in widths)
+    if beta:
+        title += f", beta = {beta:g}"
+    ln_m = math.log(int(run["data"]["inputs"])) if run.get("data", {}).get("inputs") else None
+    out_dir = os.path.join(a.dir, "figures")
+    os.makedirs(out_dir, exist_ok=True)
+    cmap = plt.get_cmap("viridis")
+    colors = {l: cmap(i / max(1, len(layers) - 1)) for i, l in enumerate(layers)}
+    written = []
+
+    def save(fig, name):
+        for f in formats:
+            path = os.path.join(out_dir, f"{name}.{f}")
+            fig.savefig(path, dpi=130, bbox_inches="tight")
+            written.append(path)
+        plt.close(fig)
+
+    # 1. I(X;T_l) over epochs beside the binning estimate and the cluster entropy.
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), sharey=True)
+    for l, rows in layers.items():
+        ep = column(rows, "epoch")
+        i_xt, se = column(rows, "I_XT_nats"), column(rows, "I_XT_stderr_nats")
+        label = f"layer {l} (d={rows[0]['width']})"
+        axes[0].plot(ep, i_xt, "-o", ms=2.5, color=colors[l], label=label)
+        lo = [v - 2 * s if not math.isnan(s) else v for v, s in zip(i_xt, se)]
+        hi = [v + 2 * s if not math.isnan(s) else v for v, s in zip(i_xt, se)]
+        axes[0].fill_between(ep, lo, hi, color=colors[l], alpha=0.25, lw=0)
+        axes[1].plot(ep, column(rows, "H_bin_nats"), "-o", ms=2.5, color=colors[l], label=label)
+        axes[2].plot(ep, column(rows, "H_cluster_nats"), "-o", ms=2.5, color=colors[l], label=label)
+    axes[0].set_title("I(X;T_l), sample propagation (band: ±2 s.e.)")
+    axes[1].set_title(f"binning H(Bin(S_l)), bin size {est.get('bin_size', float('nan')):g}")
+    radius = est.get("cluster_radius")
+    axes[2].set_title("cluster entropy of S_l" + (f" (linkage < {radius:g})" if radius else ""))
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ln_m:
+            ax.axhline(ln_m, color="gray", ls="--", lw=0.8)
+    axes[0].set_ylabel("nats")
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(title)
+    save(fig, "information_flow")
+
+    # 2. The information plane, coloured by epoch.
+    all_epochs = [num(r["epoch"]) for r in metrics]
+    norm = LogNorm(vmin=max(1.0, min(all_epochs)), vmax=max(2.0, max(all_epochs)))
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    sc = None
+    for l, rows in layers.items():
+        x, y = column(rows, "I_XT_nats"), column(rows, "I_YT_nats")
+        ax.plot(x, y, "-", color=colors[l], lw=0.8, alpha=0.6)
+        sc = ax.scatter(x, y, c=column(rows, "epoch"), cmap="plasma", norm=norm, s=18, zorder=3)
+        ax.annotate(f"L{l}", (x[-1], y[-1]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if sc is not None:
+        fig.colorbar(sc, ax=ax, label="epoch")
+    ax.set_xlabel("I(X;T) [nats]")
+    ax.set_ylabel("I(Y;T) [nats]")
+    ax.set_title("information plane, " + title)
+    ax.grid(alpha=0.3)
+    save(fig, "information_plane")
+
+    # 3. Clustering over epochs: cluster entropy, cluster counts, class distance ratio.
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    for l, rows in layers.items():
+        ep = column(rows, "epoch")
+        axes[0].plot(ep, column(rows, "H_cluster_nats"), "-o", ms=2.5, color=colors[l], label=f"layer {l}")
+        axes[1].plot(ep, column(rows, "clusters"), "-o", ms=2.5, color=colors[l], label=f"layer {l}")
+        if "class_distance_ratio" in rows[0]:
+            axes[2].plot(ep, column(rows, "class_distance_ratio"), "-o", ms=2.5, color=colors[l], label=f"layer {l}")
+    axes[0].set_ylabel("cluster entropy [nats]")
+    axes[1].set_ylabel("number of clusters")
+    axes[1].set_yscale("log")
+    axes[2].set_ylabel("same-class / different-class mean distance")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("clustering of the noise-free representations, " + title)
+    save(fig, "clustering")
+
+    # 4. Loss and accuracy, noise-free, every epoch.
+    if history:
+        ep = column(history, "epoch")
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        axes[0].plot(ep, column(history, "train_loss"), label="train")
+        axes[0].plot(ep, column(history, "test_loss"), label="test")
+        axes[0].set_ylabel("cross-entropy [nats]")
+        axes[0].set_yscale("log")
+        axes[1].plot(ep, column(history, "train_acc"), label="train")
+        axes[1].plot(ep, column(history, "test_acc"), label="test")
+        axes[1].set_ylabel("accuracy")
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.suptitle("training (noise-free evaluation), " + title)
+        save(fig, "training")
+
+    # 5. Scatter of the last noisy layer's noise-free representation at a few epochs.
+    rep_dir = os.path.join(a.dir, "representations")
+    reps = sorted(f for f in os.listdir(rep_dir) if f.endswith(".npy")) if os.path.isdir(rep_dir) else []
+    labels_path = os.path.join(a.dir, "labels.npy")
+    if reps and os.path.isfile(labels_path):
+        import numpy as np
+        labels = np.load(labels_path).reshape(-1)
+        picks = sorted({reps[round(i * (len(reps) - 1) / 3)] for i in range(4)})
+        fig = plt.figure(figsize=(4.2 * len(picks), 4.2))
+        for i, name in enumerate(picks):
+            s = np.load(os.path.join(rep_dir, name))
+            epoch = int(name.split("_")[1])
+            layer = name.split("_layer")[1].split(".")[0]
+            if s.shape[1] >= 3:
+                ax = fig.add_subplot(1, len(picks), i + 1, projection="3d")
+                ax.scatter(s[:, 0], s[:, 1], s[:, 2], c=labels, cmap="coolwarm", s=2, alpha=0.6)
+            else:
+                ax = fig.add_subplot(1, len(picks), i + 1)
+                ax.scatter(s[:, 0], s[:, 1] if s.shape[1] > 1 else np.zeros(len(s)), c=labels, cmap="coolwarm", s=2)
+            ax.set_title(f"layer {layer}, epoch {epoch}")
+        fig.suptitle("noise-free representations coloured by label, " + title)
+        save(fig, "representations")
+
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
