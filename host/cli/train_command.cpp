@@ -292,8 +292,9 @@ int run_train(const TrainArgs& a) {
       const auto reps = representations(net, all);
       // The last noisy layer's noise-free representation, for the scatter plots (PAPER.md §4.4).
       const std::size_t last = noisy_layers;
+      const std::vector<float> rep(reps[last - 1].begin(), reps[last - 1].end());  // float32: for the eye only
       io::write_npy((dir / "representations" / (name.substr(0, name.find('.')) + "_layer" + std::to_string(last) + ".npy")).string(),
-                    {reps[last - 1].data(), data.all.rows, widths[last]});
+                    rep.data(), data.all.rows, widths[last]);
       std::string line;
       for (std::size_t l = 1; l <= noisy_layers; ++l) {
         const MatrixView<double> s{reps[l - 1].data(), data.all.rows, widths[l]};
