@@ -25,9 +25,7 @@
 #include "io/matrix_file.hpp"
 #include "rng/philox_normal.hpp"
 
-#ifndef INFOFLOW_GIT_COMMIT
-#define INFOFLOW_GIT_COMMIT "unknown"
-#endif
+#include "git_commit.hpp"  // generated at build time: INFOFLOW_GIT_COMMIT
 
 namespace infoflow::cli {
 namespace {
