@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev                              # GEMM of the noisy forward passes
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
   python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
+  python3-matplotlib                           # infoflow plot
 )
 missing=()
 for p in "${packages[@]}"; do
