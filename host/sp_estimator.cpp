@@ -23,8 +23,9 @@ struct Estimate {
 
 // Everything one layer's terms share: its samples and the estimator settings.
 struct LayerJob {
-  const std::vector<double>& s;  // (m K) x d samples S_l
-  std::size_t m, K, d, layer;    // layer: 1-based
+  const double* s;            // (m K) x d samples S_l
+  std::size_t m, K, d, layer;  // layer: 1-based; 0 for caller-given samples
+  bool exact_given_x;          // layer 1 of a network: S_1 is a function of x
   const MutualInformationOptions& opt;
   Backend backend;
   double input_weight(std::size_t x) const {
@@ -45,7 +46,7 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
                           detail::QueryPlan plan, std::size_t term, std::size_t* queries = nullptr) {
   std::vector<double> c(rows.size() * job.d), w(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    std::copy_n(job.s.begin() + rows[i] * job.d, job.d, c.begin() + i * job.d);
+    std::copy_n(job.s + rows[i] * job.d, job.d, c.begin() + i * job.d);
   }
   for (std::size_t seg = 0; seg + 1 < co.size(); ++seg) {
     double total = 0;
@@ -85,11 +86,11 @@ detail::QueryPlan unconditional_plan(const MutualInformationOptions& opt) {
   return p;
 }
 
-// Centre rows of S_l: layer 1 has one distinct sample per input (row x K).
+// Centre rows of S_l: layer 1 of a network has one distinct sample per input (row x K).
 std::vector<std::size_t> distinct_rows(const LayerJob& job, const std::vector<std::size_t>& inputs) {
   std::vector<std::size_t> rows;
   for (std::size_t x : inputs) {
-    for (std::size_t k = 0; k < (job.layer == 1 ? 1 : job.K); ++k) rows.push_back(x * job.K + k);
+    for (std::size_t k = 0; k < (job.exact_given_x ? 1 : job.K); ++k) rows.push_back(x * job.K + k);
   }
   return rows;
 }
@@ -98,7 +99,7 @@ std::vector<std::size_t> distinct_rows(const LayerJob& job, const std::vector<st
 // conditional mixtures get J draws per centre: --mc-samples-per-center, else as many as
 // spend the unconditional budget Q over the m K centres (at least 1).
 Estimate entropy_given_x(const LayerJob& job) {
-  if (job.layer == 1) return {gaussian_entropy(job.d, job.opt.beta), 0.0};
+  if (job.exact_given_x) return {gaussian_entropy(job.d, job.opt.beta), 0.0};
   std::vector<std::size_t> rows(job.m * job.K), co(job.m + 1);
   std::vector<double> a(job.m);
   for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = r;
@@ -127,14 +128,28 @@ Estimate entropy_given_y(const LayerJob& job, const std::map<std::int64_t, std::
   return weighted_entropy(job, rows, co, p, unconditional_plan(job.opt), 2);
 }
 
-void validate(const Network& net, MatrixView<double> inputs, Span<const std::int64_t> labels,
-              const MutualInformationOptions& opt, std::size_t noisy_layers) {
-  if (net.layers.empty()) throw InvalidArgument("the network has no layers");
-  detail::check_matrix(inputs, "inputs");
-  if (inputs.cols != net.input_dim()) {
-    throw InvalidArgument("inputs have " + std::to_string(inputs.cols) +
-                          " columns but the first layer expects " + std::to_string(net.input_dim()));
+LayerInformation layer_information(const LayerJob& job, const std::map<std::int64_t, std::vector<std::size_t>>& classes) {
+  LayerInformation info;
+  info.layer = job.layer, info.width = job.d;
+  std::vector<std::size_t> all(job.m);
+  for (std::size_t x = 0; x < all.size(); ++x) all[x] = x;
+  const auto rows = distinct_rows(job, all);
+  const Estimate h = weighted_entropy(job, rows, {0, rows.size()}, {1.0}, unconditional_plan(job.opt), 0,
+                                      &info.mc_queries);
+  info.h_T_nats = h.value, info.h_T_stderr_nats = h.stderr;
+  const Estimate hx = entropy_given_x(job);
+  info.h_T_given_X_nats = hx.value, info.h_T_given_X_stderr_nats = hx.stderr;
+  info.I_XT_nats = h.value - hx.value;
+  info.I_XT_stderr_nats = std::hypot(h.stderr, hx.stderr);
+  if (!classes.empty()) {
+    const Estimate hy = entropy_given_y(job, classes);
+    info.I_YT_nats = h.value - hy.value;
+    info.I_YT_stderr_nats = std::hypot(h.stderr, hy.stderr);
   }
+  return info;
+}
+
+void validate_options(MatrixView<double> inputs, Span<const std::int64_t> labels, const MutualInformationOptions& opt) {
   if (!labels.empty() && labels.size != inputs.rows) {
     throw InvalidArgument("labels have " + std::to_string(labels.size) + " entries for " +
                           std::to_string(inputs.rows) + " inputs");
@@ -146,6 +161,23 @@ void validate(const Network& net, MatrixView<double> inputs, Span<const std::int
   if (opt.target_stderr < 0 || !std::isfinite(opt.target_stderr)) {
     throw InvalidArgument("target standard error must be a finite number >= 0");
   }
+}
+
+std::map<std::int64_t, std::vector<std::size_t>> classes_of(Span<const std::int64_t> labels) {
+  std::map<std::int64_t, std::vector<std::size_t>> classes;
+  for (std::size_t x = 0; x < labels.size; ++x) classes[labels[x]].push_back(x);
+  return classes;
+}
+
+void validate(const Network& net, MatrixView<double> inputs, Span<const std::int64_t> labels,
+              const MutualInformationOptions& opt, std::size_t noisy_layers) {
+  if (net.layers.empty()) throw InvalidArgument("the network has no layers");
+  detail::check_matrix(inputs, "inputs");
+  if (inputs.cols != net.input_dim()) {
+    throw InvalidArgument("inputs have " + std::to_string(inputs.cols) +
+                          " columns but the first layer expects " + std::to_string(net.input_dim()));
+  }
+  validate_options(inputs, labels, opt);
   for (std::size_t l : opt.layers) {
     if (l < 1 || l > noisy_layers) {
       throw InvalidArgument("layer " + std::to_string(l) + " is not a noisy layer (1.." +
@@ -168,35 +200,33 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
   const auto samples = detail::propagate(net, inputs, opt.samples_per_input, opt.beta,
                                          opt.noisy_last_layer, opt.seed, opt.compute.threads,
                                          res.backend);
-  std::map<std::int64_t, std::vector<std::size_t>> classes;
-  for (std::size_t x = 0; x < labels.size; ++x) classes[labels[x]].push_back(x);
-  std::vector<std::size_t> layers = opt.layers, all(inputs.rows);
+  const auto classes = classes_of(labels);
+  std::vector<std::size_t> layers = opt.layers;
   if (layers.empty()) {
     for (std::size_t l = 1; l <= noisy; ++l) layers.push_back(l);
   }
-  for (std::size_t x = 0; x < all.size(); ++x) all[x] = x;
   for (std::size_t l : layers) {
-    const LayerJob job{samples[l - 1], inputs.rows, opt.samples_per_input, net.layers[l - 1].out, l,
+    const LayerJob job{samples[l - 1].data(), inputs.rows, opt.samples_per_input, net.layers[l - 1].out, l, l == 1,
                        opt, res.backend};
-    LayerInformation info;
-    info.layer = l, info.width = job.d;
-    const auto rows = distinct_rows(job, all);
-    const Estimate h = weighted_entropy(job, rows, {0, rows.size()}, {1.0}, unconditional_plan(opt), 0,
-                                        &info.mc_queries);
-    info.h_T_nats = h.value, info.h_T_stderr_nats = h.stderr;
-    const Estimate hx = entropy_given_x(job);
-    info.h_T_given_X_nats = hx.value, info.h_T_given_X_stderr_nats = hx.stderr;
-    info.I_XT_nats = h.value - hx.value;
-    info.I_XT_stderr_nats = std::hypot(h.stderr, hx.stderr);
-    if (!classes.empty()) {
-      const Estimate hy = entropy_given_y(job, classes);
-      info.I_YT_nats = h.value - hy.value;
-      info.I_YT_stderr_nats = std::hypot(h.stderr, hy.stderr);
-    }
-    res.layers.push_back(info);
+    res.layers.push_back(layer_information(job, classes));
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+LayerInformation sample_information(MatrixView<double> samples, std::size_t K, Span<const std::int64_t> labels,
+                                    const MutualInformationOptions& opt) {
+  detail::check_matrix(samples, "samples");
+  if (K < 1 || samples.rows % K != 0) {
+    throw InvalidArgument("samples have " + std::to_string(samples.rows) + " rows, not a multiple of " +
+                          std::to_string(K) + " samples per input");
+  }
+  const std::size_t m = samples.rows / K;
+  MutualInformationOptions o = opt;
+  o.samples_per_input = K;
+  validate_options({samples.data, m, samples.cols}, labels, o);
+  const LayerJob job{samples.data, m, K, samples.cols, 0, false, o, resolve_backend(o.compute.backend)};
+  return layer_information(job, classes_of(labels));
 }
 
 }  // namespace infoflow

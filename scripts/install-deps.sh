@@ -13,6 +13,7 @@ packages=(
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
   python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
   python3-matplotlib                           # infoflow plot
+  python3-torch                                # infoflow.torch and examples/mnist (CPU)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -76,4 +76,13 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
                                            Span<const std::int64_t> labels,
                                            const MutualInformationOptions& opt);
 
+// The same estimator on samples the caller propagated (e.g. forward hooks of a PyTorch
+// model): samples is (m K) x d, row x K + k the k-th noisy-pass sample S of input x, the
+// representation before its noise beta Z. h(T) from all m K rows, h(T|X) from each
+// input's K rows (never the layer-1 shortcut: the caller's S may depend on earlier noise),
+// I(Y;T) with labels. opt.layers and opt.noisy_last_layer are ignored; opt.seed,
+// opt.beta, the Monte Carlo budget, input weights and compute options apply.
+LayerInformation sample_information(MatrixView<double> samples, std::size_t samples_per_input,
+                                    Span<const std::int64_t> labels, const MutualInformationOptions& opt);
+
 }  // namespace infoflow
