@@ -88,19 +88,21 @@ nb::dict entropy_dict(const infoflow::EntropyResult& r, bool bounds) {
   return d;
 }
 
+nb::dict layer_dict(const infoflow::LayerInformation& l, bool with_labels) {
+  nb::dict d;
+  d["layer"] = l.layer, d["width"] = l.width;
+  d["h_T"] = l.h_T_nats, d["h_T_stderr"] = l.h_T_stderr_nats;
+  d["h_T_given_X"] = l.h_T_given_X_nats, d["h_T_given_X_stderr"] = l.h_T_given_X_stderr_nats;
+  d["I_XT"] = l.I_XT_nats, d["I_XT_stderr"] = l.I_XT_stderr_nats;
+  d["I_YT"] = with_labels ? nb::object(nb::float_(l.I_YT_nats)) : nb::none();
+  d["I_YT_stderr"] = with_labels ? nb::object(nb::float_(l.I_YT_stderr_nats)) : nb::none();
+  d["mc_queries"] = l.mc_queries;
+  return d;
+}
+
 nb::dict information_dict(const infoflow::MutualInformationResult& r, bool with_labels) {
   nb::list layers;
-  for (const infoflow::LayerInformation& l : r.layers) {
-    nb::dict d;
-    d["layer"] = l.layer, d["width"] = l.width;
-    d["h_T"] = l.h_T_nats, d["h_T_stderr"] = l.h_T_stderr_nats;
-    d["h_T_given_X"] = l.h_T_given_X_nats, d["h_T_given_X_stderr"] = l.h_T_given_X_stderr_nats;
-    d["I_XT"] = l.I_XT_nats, d["I_XT_stderr"] = l.I_XT_stderr_nats;
-    d["I_YT"] = with_labels ? nb::object(nb::float_(l.I_YT_nats)) : nb::none();
-    d["I_YT_stderr"] = with_labels ? nb::object(nb::float_(l.I_YT_stderr_nats)) : nb::none();
-    d["mc_queries"] = l.mc_queries;
-    layers.append(d);
-  }
+  for (const infoflow::LayerInformation& l : r.layers) layers.append(layer_dict(l, with_labels));
   nb::dict d;
   d["layers"] = layers;
   d["n_inputs"] = r.n_inputs, d["samples_per_input"] = r.samples_per_input, d["beta"] = r.beta;
@@ -244,6 +246,32 @@ NB_MODULE(_infoflow, m) {
         },
         "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "backend"_a, "threads"_a,
         "tolerance"_a);
+
+  m.def("sample_information",
+        [](Array samples, std::size_t samples_per_input, std::optional<Labels> labels, double beta,
+           std::size_t mc_queries, std::size_t mc_samples_per_center, double target_stderr,
+           std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads) {
+          infoflow::MutualInformationOptions o;
+          o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
+          o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr, o.seed = seed;
+          const auto iw = vector_view(input_weights, "input_weights");
+          o.input_weights.assign(iw.begin(), iw.end());
+          o.compute = compute_options(backend, threads, 1e-6);
+          const auto s = matrix_view(samples, "samples");
+          infoflow::Span<const std::int64_t> y;
+          if (labels) y = {labels->data(), labels->shape(0)};
+          infoflow::LayerInformation r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::sample_information(s, samples_per_input, y, o);
+          }
+          nb::dict d = layer_dict(r, labels.has_value());
+          d["backend"] = std::string(infoflow::backend_name(infoflow::resolve_backend(o.compute.backend)));
+          return d;
+        },
+        "samples"_a, "samples_per_input"_a, "labels"_a.none(), "beta"_a, "mc_queries"_a,
+        "mc_samples_per_center"_a, "target_stderr"_a, "input_weights"_a.none(), "seed"_a, "backend"_a,
+        "threads"_a);
 
   bind_network(m);
   m.def("mutual_information",

@@ -14,9 +14,10 @@ the array from another thread during the call. Any other real dtype (float32, in
 a non-contiguous array (a slice, a transpose) is converted once to a float64 C-contiguous
 copy. A 1-D array of n values means n points in d = 1.
 
-GPU tensors (torch CUDA tensors, CuPy arrays) raise ``TypeError``: CUDA tensors are not
-supported yet (estimation on GPU data will run on the GPU backend; not implemented yet),
-so call ``.cpu()`` first. ``backend="cuda"`` still runs the CUDA backend on host data.
+PyTorch CUDA tensors are copied to the host once (the library's views describe host
+memory; the copy is small next to the n x n kernel work), and with ``backend="auto"`` the
+estimation then runs on the GPU backend when one answers. Other GPU arrays (CuPy) raise
+``TypeError``: copy them to the host first.
 
 Errors
 ------
@@ -24,7 +25,7 @@ Errors
     A bad value: wrong shape or dimension, NaN or inf, sigma or beta <= 0, unknown
     backend or activation, weights that do not sum to 1.
 ``TypeError``
-    A wrong type: not an array, complex or non-numeric dtype, a GPU tensor.
+    A wrong type: not an array, complex or non-numeric dtype, a GPU array that is not a torch tensor.
 ``OSError``
     A model file that cannot be read or is malformed (the message names the file and the
     tensor).
@@ -50,6 +51,7 @@ __all__ = [
     "mixture_entropy",
     "log_density",
     "mutual_information",
+    "sample_information",
     "load_network",
     "gaussian_entropy",
     "cuda_available",
@@ -130,7 +132,7 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     ValueError
         Bad shape, NaN/inf centres, sigma <= 0, unknown backend, bad weights.
     TypeError
-        Not a real-valued array, or a GPU tensor (call ``.cpu()``).
+        Not a real-valued array, or a non-torch GPU array.
 
     Examples
     --------
@@ -186,7 +188,7 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
         Bad shapes (queries and centers of different d), NaN/inf, sigma <= 0, unknown
         backend.
     TypeError
-        Not a real-valued array, or a GPU tensor (call ``.cpu()``).
+        Not a real-valued array, or a non-torch GPU array.
     """
     q = _arrays.as_matrix("queries", queries)
     c = _arrays.as_matrix("centers", centers)
@@ -322,7 +324,7 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
     OSError
         Model file missing or malformed.
     TypeError
-        Not a real-valued array, a GPU tensor, or a malformed model list.
+        Not a real-valued array, a non-torch GPU array, or a malformed model list.
     """
     net = _network(model, activation)
     x = _arrays.as_matrix("inputs", inputs)
@@ -340,3 +342,73 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
         _arrays.text("backend", backend), _arrays.count("threads", threads, 0))
     r["layers"] = [LayerInformation(**layer) for layer in r["layers"]]
     return MutualInformationResult(**r)
+
+
+def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc_queries=0,
+                       mc_samples_per_center=0, target_stderr=0.0, input_weights=None, seed=0,
+                       backend="auto", threads=0):
+    """I(X; T) (and I(Y; T)) from noisy-pass samples you propagated yourself.
+
+    The estimator of :func:`mutual_information` for any model (a CNN, a transformer
+    block): for each of m inputs x, K noisy forward passes give K samples S of a layer's
+    representation *before* its noise beta Z; T = S + beta Z. Then I(X; T) = h(T) - h(T|X)
+    with h(T) from the mixture of all m K samples and h(T|X) the mean over inputs of the
+    mixture entropy of each input's K samples. :class:`infoflow.torch.InformationTracker`
+    collects the samples through forward hooks and calls this.
+
+    Parameters
+    ----------
+    samples : array_like, shape (m, K, ...) or (m K, d)
+        Sample k of input x at ``samples[x, k]`` (trailing dimensions are flattened), or
+        row x K + k of a 2-D array with ``samples_per_input=K``. float64 C-contiguous
+        2-D arrays are read without a copy; CUDA tensors are copied to the host once (the
+        estimation then runs on the GPU backend when ``backend`` is auto and a GPU answers).
+    beta : float
+        Noise standard deviation, > 0.
+    labels : array_like of int, shape (m,), optional
+        Class of each input; adds I(Y; T).
+    samples_per_input : int, optional
+        K, required for a 2-D ``samples``.
+    mc_queries, mc_samples_per_center, target_stderr, input_weights, seed, backend, threads
+        As for :func:`mutual_information`.
+
+    Returns
+    -------
+    LayerInformation
+        ``layer`` is 0 and ``width`` the flattened dimension d.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes (rows not a multiple of K, labels not one per input), NaN, beta <= 0.
+    TypeError
+        Not a real-valued array.
+    """
+    x = _arrays.as_array("samples", samples)
+    if x.ndim >= 3:
+        if samples_per_input is not None and int(samples_per_input) != int(x.shape[1]):
+            raise ValueError(f"samples_per_input={samples_per_input} but samples have shape "
+                             f"{tuple(x.shape)} (m, K, ...) with K = {x.shape[1]}")
+        k = int(x.shape[1])
+        x = x.reshape(int(x.shape[0]) * k, -1)
+    elif x.ndim == 2:
+        if samples_per_input is None:
+            raise ValueError("a 2-D samples array (m K, d) needs samples_per_input=K; "
+                             "or pass shape (m, K, d)")
+        k = _arrays.count("samples_per_input", samples_per_input, 1)
+    else:
+        raise ValueError(f"samples must have shape (m, K, ...) or (m K, d), got {tuple(x.shape)}")
+    if _arrays.is_torch(x):
+        x = x.contiguous()
+    y = _arrays.as_labels("labels", labels)
+    iw = _arrays.as_vector("input_weights", input_weights)
+    mcq = _arrays.count("mc_queries", mc_queries, 0)
+    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
+    tse = _arrays.real("target_stderr", target_stderr)
+    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
+        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    r = _infoflow.sample_information(
+        x, k, y, _arrays.real("beta", beta), mcq, mcj, tse, iw, _arrays.seed_value(seed),
+        _arrays.text("backend", backend), _arrays.count("threads", threads, 0))
+    r.pop("backend")
+    return LayerInformation(**r)

@@ -29,8 +29,8 @@ def reject_device_arrays(name, x):
         return
     if kind in (_DL_CUDA, _DL_CUDA_MANAGED, _DL_ROCM):
         raise TypeError(
-            f"{name}: CUDA tensors are not supported yet; call .cpu() "
-            f"(got a {type(x).__name__} on {getattr(x, 'device', 'a GPU')})"
+            f"{name}: GPU arrays other than torch tensors are not supported; copy to the host "
+            f"first (.get() / .cpu()) (got a {type(x).__name__} on {getattr(x, 'device', 'a GPU')})"
         )
     if kind not in (_DL_CPU, _DL_CUDA_HOST):
         raise TypeError(
@@ -40,6 +40,19 @@ def reject_device_arrays(name, x):
 
 def _is_torch(x):
     return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "__dlpack__")
+
+
+is_torch = _is_torch
+
+
+def is_torch_cuda(x):
+    """A torch tensor in GPU memory."""
+    return _is_torch(x) and getattr(x, "is_cuda", False)
+
+
+def torch_float64():
+    import torch
+    return torch.float64
 
 
 def _is_float64(x):
@@ -53,6 +66,10 @@ def as_array(name, x):
         raise TypeError(f"{name} must be an array, got None")
     if hasattr(x, "detach") and getattr(x, "requires_grad", False):
         x = x.detach()  # a view: DLPack refuses tensors that require grad
+    if is_torch_cuda(x):
+        # The library reads host memory: one device-to-host copy (small next to the n^2
+        # kernel work); backend "auto" then runs the estimation on the GPU.
+        x = x.to(device="cpu", dtype=torch_float64())
     reject_device_arrays(name, x)
     if _is_torch(x):
         if x.is_complex():

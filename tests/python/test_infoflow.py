@@ -263,7 +263,7 @@ def test_torch_cpu_tensors():
 # ---- errors --------------------------------------------------------------------------
 
 class FakeCudaTensor:
-    """Stands in for a torch CUDA tensor: DLPack device type 2 (kDLCUDA)."""
+    """Stands in for a GPU array that is not a torch tensor (CuPy): DLPack device type 2 (kDLCUDA)."""
     device = "cuda:0"
     ndim, shape, dtype = 2, (4, 2), "float64"
 
@@ -324,7 +324,7 @@ def test_bad_values():
 
 
 def test_bad_types():
-    with pytest.raises(TypeError, match=r"centers: CUDA tensors are not supported yet; call \.cpu\(\)"):
+    with pytest.raises(TypeError, match=r"centers: GPU arrays other than torch tensors are not supported"):
         infoflow.mixture_entropy(FakeCudaTensor(), 1.0)
     with pytest.raises(TypeError, match="queries must hold real numbers"):
         infoflow.log_density(np.zeros((2, 2), dtype=complex), np.zeros((2, 2)), 1.0)

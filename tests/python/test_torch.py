@@ -1,0 +1,148 @@
+"""infoflow.sample_information and infoflow.torch: GaussianNoise, InformationTracker.
+
+Oracles: separated and clustered representations (PAPER.md §7.3, §7.13), agreement of the
+tracker on a torch network with infoflow.mutual_information on the same weights, and the
+bookkeeping a training script relies on (names, modes, reproducibility, errors).
+"""
+import math
+
+import numpy as np
+import pytest
+
+import infoflow
+
+torch = pytest.importorskip("torch", reason="PyTorch not installed (scripts/install-deps.sh installs python3-torch)")
+from torch import nn  # noqa: E402
+
+from infoflow.torch import GaussianNoise, InformationTracker  # noqa: E402
+
+
+def test_sample_information_separated_and_clustered():
+    # 50 inputs at distinct points 1 apart, beta 0.01: I(X;T) = ln 50 (PAPER.md §7.3).
+    m, k = 50, 4
+    pts = np.stack([np.arange(m, dtype=float), np.zeros(m)], axis=1)
+    s = np.repeat(pts[:, None, :], k, axis=1)  # (m, K, d): every pass the same S
+    r = infoflow.sample_information(s, 0.01, seed=1)
+    assert r.width == 2
+    assert abs(r.I_XT - math.log(m)) < 4 * r.I_XT_stderr + 1e-3
+    # Two tight clusters of 30 and 20 inputs: I -> H(cluster) (PAPER.md §7.13); with labels
+    # equal to the cluster, I(Y;T) is the same value.
+    pts = np.zeros((m, 2))
+    pts[30:, 0] = 1.0
+    pts += 1e-5 * np.random.default_rng(0).standard_normal(pts.shape)
+    y = (np.arange(m) >= 30).astype(np.int64)
+    r = infoflow.sample_information(np.repeat(pts[:, None, :], k, axis=1), 0.01, y, seed=1)
+    h = -(0.6 * math.log(0.6) + 0.4 * math.log(0.4))
+    assert abs(r.I_XT - h) < 4 * r.I_XT_stderr + 1e-3
+    assert abs(r.I_YT - h) < 4 * r.I_YT_stderr + 1e-3
+
+
+def test_sample_information_shapes_and_errors():
+    s = np.random.default_rng(1).standard_normal((6, 3, 2, 2))  # trailing dims flattened
+    r = infoflow.sample_information(s, 0.5)
+    assert r.width == 4
+    flat = infoflow.sample_information(s.reshape(18, 4), 0.5, samples_per_input=3)
+    assert flat.I_XT == r.I_XT  # same rows, same seed: the same numbers
+    with pytest.raises(ValueError, match="samples_per_input=K"):
+        infoflow.sample_information(s.reshape(18, 4), 0.5)
+    with pytest.raises(ValueError, match="not a multiple of 4"):
+        infoflow.sample_information(s.reshape(18, 4), 0.5, samples_per_input=4)
+    with pytest.raises(ValueError, match="labels"):
+        infoflow.sample_information(s, 0.5, np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match="beta"):
+        infoflow.sample_information(s, 0.0)
+    bad = s.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        infoflow.sample_information(bad, 0.5)
+
+
+def test_gaussian_noise_module():
+    g = GaussianNoise(0.3)
+    x = torch.zeros(200000)
+    torch.manual_seed(0)
+    y = g.train()(x)
+    assert abs(float(y.mean())) < 5 * 0.3 / math.sqrt(x.numel())
+    assert abs(float(y.std()) / 0.3 - 1) < 0.01
+    assert torch.equal(g.eval()(x), x)  # eval: noise-free, as the authors evaluate accuracy
+    assert "beta=0.3" in repr(g)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="beta"):
+            GaussianNoise(bad)
+
+
+def _net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 6), nn.Tanh(), GaussianNoise(0.1),
+                         nn.Linear(6, 4), nn.Tanh(), GaussianNoise(0.1),
+                         nn.Linear(4, 2)).double()
+
+
+def _inputs(m=64, seed=2):
+    g = np.random.default_rng(seed)
+    x = g.standard_normal((m, 3))
+    return torch.from_numpy(x), torch.from_numpy((x[:, 0] > 0).astype(np.int64))
+
+
+def test_tracker_agrees_with_mutual_information_on_the_same_weights():
+    net = _net()
+    x, y = _inputs()
+    tracker = InformationTracker(net, samples_per_input=40, mc_queries=1 << 15, seed=3)
+    got = tracker.measure(x, y)
+    assert list(got) == ["2", "5"]  # GaussianNoise modules by their path in the Sequential
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    model = [(l.weight, l.bias, a) for l, a in zip(linears, ["tanh", "tanh", "linear"])]
+    ref = infoflow.mutual_information(model, x.numpy(), y.numpy(), beta=0.1, samples_per_input=40,
+                                      mc_queries=1 << 15, seed=3)
+    for (name, a), b in zip(got.items(), ref.layers):
+        assert a.width == b.width
+        # Different noise draws (torch vs Philox) and, on layer 1, MC vs the exact h(T|X):
+        # equal in distribution, so within 4 combined standard errors.
+        assert abs(a.I_XT - b.I_XT) < 4 * math.hypot(a.I_XT_stderr, b.I_XT_stderr), name
+        assert abs(a.I_YT - b.I_YT) < 4 * math.hypot(a.I_YT_stderr, b.I_YT_stderr), name
+
+
+def test_tracker_is_reproducible_restores_the_model_and_needs_no_grad():
+    net = _net()
+    x, y = _inputs(32)
+    net.train()
+    before = [p.clone() for p in net.parameters()]
+    a = InformationTracker(net, samples_per_input=5, seed=7).measure(x, y, step=1)
+    assert net.training  # mode restored
+    assert all(m.sampling is False for m in net.modules() if isinstance(m, GaussianNoise))
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+    b = InformationTracker(net, samples_per_input=5, seed=7).measure(x, y)
+    assert [r.I_XT for r in a.values()] == [r.I_XT for r in b.values()]
+    c = InformationTracker(net, samples_per_input=5, seed=8).measure(x, y)
+    assert [r.I_XT for r in a.values()] != [r.I_XT for r in c.values()]
+    t = InformationTracker(net, samples_per_input=5)
+    t.measure(x, step=10)
+    assert t.history[0][0] == 10 and t.history[0][1]["2"].I_YT is None
+
+
+def test_tracker_on_named_non_noise_layers_and_errors():
+    torch.manual_seed(0)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    x = torch.randn(20, 1, 6, 6)
+    r = InformationTracker(cnn, ["1"], beta=0.5, samples_per_input=3).measure(x)
+    assert r["1"].width == 32  # flattened conv feature map
+    # No noise anywhere: every pass is the same, I(X;T) = h(T) - h(one Gaussian) >= 0.
+    assert r["1"].I_XT > -4 * r["1"].I_XT_stderr
+    with pytest.raises(ValueError, match="no GaussianNoise"):
+        InformationTracker(cnn)
+    with pytest.raises(ValueError, match="give beta="):
+        InformationTracker(cnn, ["1"])
+    with pytest.raises(ValueError, match="no module named 'nope'"):
+        InformationTracker(cnn, ["nope"], beta=0.1)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        InformationTracker(object())
+    with pytest.raises(ValueError, match="labels has 3 entries for 20 inputs"):
+        InformationTracker(cnn, ["1"], beta=0.5).measure(x, [0, 1, 2])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device for torch")
+def test_cuda_tensors_are_measured():
+    net = _net().cuda()
+    x, y = _inputs()
+    r = InformationTracker(net, samples_per_input=5).measure(x.cuda(), y)
+    assert all(math.isfinite(v.I_XT) for v in r.values())
