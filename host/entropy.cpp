@@ -59,6 +59,7 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
                             n * n * (opt.samples_per_center + (opt.bounds ? 2 : 0))};
   detail::QueryPlan plan;
   plan.per_center = opt.samples_per_center;
+  plan.control_variate = opt.control_variate;
   const detail::MixtureEstimate e = detail::entropy_mc_segmented(
       r.backend, c, {0, r.n}, plan, opt.sigma, opt.seed, 0, opt.compute,
       progress.part(n * n * opt.samples_per_center))[0];

@@ -16,6 +16,7 @@ struct QueryPlan {
   // per_mixture draws pick centre j with probability w_j (else uniformly: the centres'
   // weights must then be equal within each mixture).
   bool weighted_selection = false;
+  bool control_variate = true;  // subtract (|z|^2 - d)/2 from each draw's -log g(y)
 };
 
 struct MixtureEstimate {

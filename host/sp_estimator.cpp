@@ -54,6 +54,7 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
     for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] /= total;
   }
   plan.weighted_selection = !job.opt.input_weights.empty();
+  plan.control_variate = job.opt.control_variate;
   const auto prepared = detail::prepare_centers({c.data(), rows.size(), job.d},
                                                 {w.data(), w.size()}, job.opt.beta, job.backend);
   for (;;) {

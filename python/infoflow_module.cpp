@@ -212,10 +212,10 @@ NB_MODULE(_infoflow, m) {
   m.def("mixture_entropy",
         [](Array centers, double sigma, std::size_t samples_per_center, std::uint64_t seed,
            const std::string& backend, bool bounds, std::optional<Array> weights, int threads,
-           double tolerance) {
+           double tolerance, bool control_variate) {
           infoflow::EntropyOptions o;
           o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
-          o.bounds = bounds;
+          o.bounds = bounds, o.control_variate = control_variate;
           o.compute = compute_options(backend, threads, tolerance);
           const auto c = matrix_view(centers, "centers");
           const auto w = vector_view(weights, "weights");
@@ -227,7 +227,7 @@ NB_MODULE(_infoflow, m) {
           return entropy_dict(r, bounds);
         },
         "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
-        "weights"_a.none(), "threads"_a, "tolerance"_a);
+        "weights"_a.none(), "threads"_a, "tolerance"_a, "control_variate"_a = true);
 
   m.def("log_density",
         [](Array queries, Array centers, double sigma, std::optional<Array> weights,
@@ -250,8 +250,10 @@ NB_MODULE(_infoflow, m) {
   m.def("sample_information",
         [](Array samples, std::size_t samples_per_input, std::optional<Labels> labels, double beta,
            std::size_t mc_queries, std::size_t mc_samples_per_center, double target_stderr,
-           std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads) {
+           std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads,
+           bool control_variate) {
           infoflow::MutualInformationOptions o;
+          o.control_variate = control_variate;
           o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
           o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr, o.seed = seed;
           const auto iw = vector_view(input_weights, "input_weights");
@@ -271,7 +273,7 @@ NB_MODULE(_infoflow, m) {
         },
         "samples"_a, "samples_per_input"_a, "labels"_a.none(), "beta"_a, "mc_queries"_a,
         "mc_samples_per_center"_a, "target_stderr"_a, "input_weights"_a.none(), "seed"_a, "backend"_a,
-        "threads"_a);
+        "threads"_a, "control_variate"_a = true);
 
   bind_network(m);
   m.def("mutual_information",
@@ -280,8 +282,9 @@ NB_MODULE(_infoflow, m) {
            std::size_t mc_samples_per_center, double target_stderr,
            std::vector<std::size_t> layers, bool noisy_last_layer,
            std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend,
-           int threads) {
+           int threads, bool control_variate) {
           infoflow::MutualInformationOptions o;
+          o.control_variate = control_variate;
           o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
           o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr;
           o.noisy_last_layer = noisy_last_layer, o.layers = std::move(layers), o.seed = seed;
@@ -306,5 +309,6 @@ NB_MODULE(_infoflow, m) {
         },
         "model"_a, "inputs"_a, "labels"_a.none(), "beta"_a, "samples_per_input"_a,
         "mc_queries"_a, "mc_samples_per_center"_a, "target_stderr"_a, "layers"_a,
-        "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a);
+        "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a,
+        "control_variate"_a = true);
 }

@@ -92,7 +92,10 @@ TEST_P(FastBackend, EntropyMatchesReferenceAcrossScales) {
         ASSERT_TRUE(std::isfinite(a)) << where;
         EXPECT_NEAR(a, b, 1e-5 * std::max(1.0, std::abs(b))) << where;
       }
-      EXPECT_NEAR(fast.stderr_nats, ref.stderr_nats, 1e-3 * ref.stderr_nats + 1e-9) << where;
+      // With the control variate a standard error can be as small as the float32 rounding of
+      // log g (separated centres, tiny sigma): then it agrees only within the contract above.
+      EXPECT_NEAR(fast.stderr_nats, ref.stderr_nats, 1e-3 * ref.stderr_nats + 1e-5 * std::max(1.0, std::abs(ref.entropy_nats)))
+          << where;
     }
   }
 }

@@ -21,7 +21,7 @@ struct MiArgs {
   long long samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool noisy_last = false, json = false;
+  bool noisy_last = false, json = false, no_control_variate = false;
 };
 
 std::vector<std::size_t> parse_layers(const std::string& s) {
@@ -45,6 +45,7 @@ MutualInformationOptions options_from(const MiArgs& a) {
   o.mc_queries = static_cast<std::size_t>(a.mc_queries);
   o.target_stderr = a.target_stderr;
   o.noisy_last_layer = a.noisy_last;
+  o.control_variate = !a.no_control_variate;
   o.layers = parse_layers(a.layers);
   o.seed = a.seed;
   o.compute.backend = parse_backend(a.backend);
@@ -130,6 +131,7 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--layers", a->layers, "all, or 1-based layers: 1,3")->capture_default_str();
   sub->add_option("--activation", a->activation, "activation of every layer, overriding the file");
   sub->add_flag("--noisy-last-layer", a->noisy_last, "the last layer carries noise too");
+  sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator for every term");
   sub->add_option("--seed", a->seed, "Philox seed")->capture_default_str();
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
   sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();

@@ -41,7 +41,7 @@ struct TrainArgs {
   long long mc_queries = 0, mc_samples_per_center = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool orthonormal = false, force = false, no_estimate = false;
+  bool orthonormal = false, force = false, no_estimate = false, no_control_variate = false;
   std::vector<std::string> argv;
 };
 
@@ -238,6 +238,7 @@ int run_train(const TrainArgs& a) {
   mo.mc_queries = static_cast<std::size_t>(a.mc_queries);
   mo.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
   mo.target_stderr = a.target_stderr;
+  mo.control_variate = !a.no_control_variate;
   mo.compute.backend = parse_backend(a.backend), mo.compute.threads = a.threads;
   const Backend backend = resolve_backend(mo.compute.backend);
   if (!a.no_estimate) note_fallback(mo.compute.backend, backend);
@@ -357,6 +358,7 @@ int run_train(const TrainArgs& a) {
                       {"mc_queries", a.mc_queries > 0 ? a.mc_queries : (a.mc_samples_per_center > 0 ? 0 : 8192)},
                       {"mc_samples_per_center", a.mc_samples_per_center}, {"target_stderr", a.target_stderr},
                       {"seed", a.seed}, {"inputs", "all (train and test), uniform"},
+                      {"control_variate", !a.no_control_variate},
                       {"bin_size", bin}, {"cluster_radius", radius},
                       {"cluster_measure", "entropy of single-linkage clusters of the noise-free S_l at distance < cluster_radius"},
                       {"class_distance_ratio", "mean same-class / mean different-class distance of the noise-free S_l"}}},
@@ -413,6 +415,7 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
   q->excludes(e);
   sub->add_option("--bin-size", a->bin_size, "bin width of H(Bin(T)) (default 10 beta, as the paper's Fig. 5)");
   sub->add_option("--cluster-radius", a->cluster_radius, "cluster linkage distance in units of beta")->capture_default_str();
+  sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator");
   sub->add_flag("--no-estimate", a->no_estimate, "skip I(X;T)/I(Y;T) (binning, clustering and checkpoints only)");
   sub->add_option("--backend", a->backend, "estimation backend: auto | cpu | cuda | reference")->capture_default_str();
   sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();

@@ -50,6 +50,7 @@ struct MutualInformationOptions {
   std::uint64_t seed = 0;
   // Probability of each input row (summing to 1); empty: X uniform over the rows.
   std::vector<double> input_weights;
+  bool control_variate = true;  // as EntropyOptions::control_variate, for every term
   ComputeOptions compute;
 };
 
