@@ -27,12 +27,19 @@ struct ProgressSplitter {
 double pairwise_bound(const detail::PreparedCenters& c, Span<const double> weights,
                       const EntropyOptions& opt, Backend b, double alpha,
                       const ProgressFn& progress) {
-  const std::size_t n = c.raw.rows;
-  std::vector<double> lse(n);
-  detail::lse_dispatch(b, c, c.raw, alpha, lse.data(), opt.compute, progress);
+  const std::size_t n = c.raw.rows, d = c.raw.cols;
+  // Across ranks: contiguous row ranges of the centres-as-queries, one float64 sum.
+  const std::size_t ranks = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->size()) : 1;
+  const std::size_t rank = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->rank()) : 0;
+  const std::size_t r0 = n * rank / ranks, r1 = n * (rank + 1) / ranks;
+  std::vector<double> lse(r1 - r0);
+  if (r1 > r0) {
+    detail::lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt.compute, progress);
+  }
   double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += (weights.empty() ? 1.0 / n : weights[i]) * lse[i];
-  return gaussian_entropy(c.raw.cols, opt.sigma) - s;
+  for (std::size_t i = r0; i < r1; ++i) s += (weights.empty() ? 1.0 / n : weights[i]) * lse[i - r0];
+  if (ranks > 1) opt.compute.comm->sum(&s, 1);
+  return gaussian_entropy(d, opt.sigma) - s;
 }
 
 }  // namespace

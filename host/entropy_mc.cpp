@@ -30,6 +30,13 @@ struct MeanAccumulator {
     sw += w, swx += w * y, sw2 += w * w, sw2x += w * w * y, sw2x2 += w * w * y * y;
   }
   double mean() const { return shift + swx / sw; }
+  // The same sums about another shift b (exact algebra: y' = y + (shift - b)).
+  void rebase(double b) {
+    const double t = shift - b;
+    sw2x2 += 2 * t * sw2x + t * t * sw2;
+    swx += t * sw, sw2x += t * sw2;
+    shift = b;
+  }
   // Standard error of the weighted mean sum_r w_r x_r / sum_r w_r, treating the draws as
   // independent: with equal weights, sample std / sqrt(N). Conservative for stratified
   // (per-centre) draws, whose variance is lower.
@@ -65,6 +72,32 @@ QuerySource query_source(const PreparedCenters& c, const std::vector<std::size_t
   return {i, std::exp(c.log_w[i])};
 }
 
+// Sums every rank's accumulators into every rank's. The ranks' shifts differ (each is its
+// own first value): all rebase to their mean first, so the variance keeps its precision.
+void merge_across_ranks(std::vector<MeanAccumulator>& acc, const Communicator& comm) {
+  const std::size_t count = acc.size();
+  std::vector<double> buf(2 * count);
+  for (std::size_t s = 0; s < count; ++s) {
+    if (acc[s].count > 0) buf[2 * s] = acc[s].shift, buf[2 * s + 1] = 1;
+  }
+  comm.sum(buf.data(), buf.size());
+  std::vector<double> sums(6 * count);
+  for (std::size_t s = 0; s < count; ++s) {
+    MeanAccumulator& a = acc[s];
+    const double b = buf[2 * s + 1] > 0 ? buf[2 * s] / buf[2 * s + 1] : 0.0;
+    if (a.count > 0) a.rebase(b);
+    a.shift = b;
+    double* o = sums.data() + 6 * s;
+    o[0] = a.sw, o[1] = a.swx, o[2] = a.sw2, o[3] = a.sw2x, o[4] = a.sw2x2, o[5] = static_cast<double>(a.count);
+  }
+  comm.sum(sums.data(), sums.size());
+  for (std::size_t s = 0; s < count; ++s) {
+    const double* o = sums.data() + 6 * s;
+    acc[s].sw = o[0], acc[s].swx = o[1], acc[s].sw2 = o[2], acc[s].sw2x = o[3], acc[s].sw2x2 = o[4];
+    acc[s].count = static_cast<std::size_t>(o[5]);
+  }
+}
+
 }  // namespace
 
 std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
@@ -81,7 +114,15 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
     qo[s + 1] = qo[s] + q_s;
     pairs_total += static_cast<double>(q_s) * n_s;
   }
-  const std::size_t total = qo[count], rows = std::min(chunk_rows(d), std::max<std::size_t>(total, 1));
+  const std::size_t total = qo[count];
+  // Across ranks: chunk c goes to rank c mod P, with at least ~8 chunks per rank (block-
+  // cyclic, so pruning's uneven rows even out). One process keeps its large chunks.
+  const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;
+  std::size_t rows = std::min(chunk_rows(d), std::max<std::size_t>(total, 1));
+  if (ranks > 1) {
+    const std::size_t per = (total + 8 * static_cast<std::size_t>(ranks) - 1) / (8 * static_cast<std::size_t>(ranks));
+    rows = std::clamp<std::size_t>((per + 255) / 256 * 256, 256, rows);
+  }
   const double log_norm = 0.5 * d * std::log(2 * M_PI * sigma * sigma);
   std::vector<double> queries(rows * d), lse(rows), z(d);
   std::vector<double> weight(rows), cv(rows, 0.0);
@@ -99,7 +140,8 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   }
   double pairs_done = 0;
   std::size_t s_first = 0;
-  for (std::size_t g0 = 0; g0 < total; g0 += rows) {
+  for (std::size_t g0 = 0, chunk = 0; g0 < total; g0 += rows, ++chunk) {
+    if (static_cast<int>(chunk % static_cast<std::size_t>(ranks)) != rank) continue;
     const std::size_t m = std::min(rows, total - g0);
     while (qo[s_first + 1] <= g0) ++s_first;
     chunk_qo.assign(1, 0), chunk_co.assign(1, co[s_first]);
@@ -124,13 +166,15 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
     const SegmentsView seg{chunk_qo.data(), chunk_co.data(), chunk_qo.size() - 1};
     ProgressFn part;
     if (progress) {
-      part = [&](double f) { progress((pairs_done + f * chunk_pairs) / pairs_total); };
+      // Each rank does about 1/P of the pairs: its own fraction, scaled, stands for the job's.
+      part = [&](double f) { progress(std::min(1.0, ranks * (pairs_done + f * chunk_pairs) / pairs_total)); };
     }
     lse_dispatch(backend, c, {queries.data(), m, d}, 1 / (2 * sigma * sigma), lse.data(),
                  opt, part, seg);
     pairs_done += chunk_pairs;
     for (std::size_t r = 0; r < m; ++r) acc[seg_of[r]].add(weight[r], -(lse[r] - log_norm) - cv[r]);
   }
+  if (ranks > 1) merge_across_ranks(acc, *opt.comm);
   std::vector<MixtureEstimate> est(count);
   for (std::size_t s = 0; s < count; ++s) {
     est[s] = {acc[s].mean(), acc[s].standard_error(), qo[s + 1] - qo[s]};

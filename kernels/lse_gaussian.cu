@@ -379,3 +379,25 @@ void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const Progr
 }
 
 }  // namespace infoflow::detail
+
+namespace infoflow {
+
+int cuda_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+bool use_cuda_device(int index) {
+  if (index < 0 || index >= cuda_device_count()) return false;
+  if (cudaSetDevice(index) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace infoflow

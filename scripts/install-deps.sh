@@ -10,6 +10,7 @@ packages=(
   librandom123-dev                             # Philox: same random stream on every backend
   nlohmann-json3-dev libcli11-dev              # CLI, safetensors headers
   libopenblas-dev                              # GEMM of the noisy forward passes
+  libopenmpi-dev openmpi-bin                   # infoflow entropy/mi across processes and machines (mpirun)
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
   python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
   python3-matplotlib                           # infoflow plot

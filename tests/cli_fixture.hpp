@@ -38,9 +38,10 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  CliResult run(const std::string& args) const {
+  // launcher: a command to start infoflow with, e.g. "mpirun -n 2".
+  CliResult run(const std::string& args, const std::string& launcher = "") const {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string(INFOFLOW_CLI_PATH) + " " + args + " >" + out.string() +
+    const std::string cmd = launcher + " " + std::string(INFOFLOW_CLI_PATH) + " " + args + " >" + out.string() +
                             " 2>" + err.string() + " </dev/null";
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};

@@ -6,6 +6,10 @@
 
 namespace infoflow::cli {
 
+class MpiSession;
+// The process's MPI session (inactive in a plain run): rank, communicator, checkpoint.
+MpiSession& session();
+
 struct Command {
   CLI::App* app;             // the subcommand, parsed() once chosen
   std::function<int()> run;  // runs it; returns the exit code

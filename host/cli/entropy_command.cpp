@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include "lse_backends.hpp"
+#include "mpi/mpi_session.hpp"
 #include "infoflow/infoflow.hpp"
 #include "infoflow/network.hpp"
 #include "io/matrix_file.hpp"
@@ -28,6 +29,7 @@ struct EntropyArgs {
   bool bounds = false;
   bool no_control_variate = false;
   int threads = 0;
+  double tolerance = ComputeOptions{}.tolerance;
   bool json = false;
 };
 
@@ -48,6 +50,8 @@ nlohmann::json to_json(const EntropyResult& r, const EntropyArgs& a) {
                       {"control_variate", !a.no_control_variate},
                       {"seed", a.seed},
                       {"backend", backend_name(r.backend)},
+                      {"tolerance", a.tolerance},
+                      {"ranks", session().size()},
                       {"seconds", r.seconds}};
   if (!a.input.empty()) j["input"] = a.input;
   if (a.bounds) {
@@ -66,7 +70,9 @@ void print_text(const EntropyResult& r, const EntropyArgs& a) {
     std::printf("  KL upper bound        %.6f nats\n", r.kl_upper_nats);
     std::printf("  Bhattacharyya lower   %.6f nats\n", r.bhattacharyya_lower_nats);
   }
-  std::printf("  backend %s, %.3f s\n", backend_detail(r, a.threads).c_str(), r.seconds);
+  std::printf("  backend %s, %.3f s", backend_detail(r, a.threads).c_str(), r.seconds);
+  if (session().size() > 1) std::printf(", %d MPI ranks (this is rank 0)", session().size());
+  std::printf("\n");
 }
 
 EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
@@ -75,6 +81,9 @@ EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
                           std::to_string(a.samples_per_center));
   }
   if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  if (!(a.tolerance >= 0 && a.tolerance < 1)) {
+    throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(a.tolerance));
+  }
   EntropyOptions o;
   o.sigma = a.sigma;
   o.samples_per_center = static_cast<std::size_t>(a.samples_per_center);
@@ -83,20 +92,26 @@ EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
   o.control_variate = !a.no_control_variate;
   o.compute.backend = parse_backend(a.backend);
   o.compute.threads = a.threads;
+  o.compute.tolerance = a.tolerance;
   o.compute.progress = [&progress](double f) { progress.update(f); };
   return o;
 }
 
-int run_entropy(const EntropyArgs& a) {
-  ProgressLine progress("entropy");
+int run_entropy(EntropyArgs a) {
+  ProgressLine progress("entropy", session().is_root());
   EntropyOptions o = options_from(a, progress);
   // sigma is checked before the (possibly long) file read.
   if (!(std::isfinite(a.sigma) && a.sigma > 0)) {
     throw InvalidArgument("--sigma must be a finite number > 0, got " + std::to_string(a.sigma));
   }
   const io::Matrix centers = io::read_matrix(a.input);
+  // Under mpirun every rank has read and checked its input; from here on they compute as one.
+  session().checkpoint();
+  session().configure(o.compute);
+  a.threads = o.compute.threads;
   const EntropyResult r = mixture_entropy(centers.view(), o);
   progress.finish();
+  if (!session().is_root()) return 0;
   note_fallback(o.compute.backend, r.backend);
   if (a.json) {
     std::printf("%s\n", to_json(r, a).dump().c_str());
@@ -206,6 +221,10 @@ Command add_entropy_command(CLI::App& app) {
                   "Monte Carlo draws per centre")
       ->capture_default_str();
   add_compute_options(sub, *args);
+  sub->add_option("--tolerance", args->tolerance,
+                  "pruning: each log-sum-exp may be low by at most this relative error (proven "
+                  "bound); 0 evaluates every pair")
+      ->capture_default_str();
   sub->add_flag("--bounds", args->bounds, "also the Kolchinsky-Tracey pairwise bounds");
   sub->add_flag("--no-control-variate", args->no_control_variate,
                 "the plain Monte Carlo estimator (default subtracts the mean-zero (|z|^2 - d)/2 of each draw)");

@@ -7,8 +7,37 @@
 
 #include "cli/commands.hpp"
 #include "infoflow/infoflow.hpp"
+#include "mpi/mpi_session.hpp"
+
+namespace infoflow::cli {
+namespace {
+MpiSession* g_session = nullptr;
+}  // namespace
+MpiSession& session() { return *g_session; }
+}  // namespace infoflow::cli
+
+namespace {
+
+// An error before the ranks' checkpoint is agreed on (printed once, same exit code on
+// every rank). After it, bad input found by the library (InvalidArgument) is symmetric:
+// every estimator checks its inputs before its first collective call, and every rank has
+// the same inputs, so each rank fails alike and rank 0 alone prints. Anything else after
+// the checkpoint may be one rank's alone (memory, a device) and ends the whole job.
+int fail(int code, const std::string& message, bool symmetric = false) {
+  infoflow::cli::MpiSession& s = infoflow::cli::session();
+  if (s.active() && s.size() > 1 && s.past_checkpoint()) {
+    if (!symmetric) s.abort(code, message);
+    if (s.is_root()) std::fprintf(stderr, "infoflow: error: %s\n", message.c_str());
+    return code;
+  }
+  return s.agree(code, message);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  infoflow::cli::MpiSession mpi(&argc, &argv);
+  infoflow::cli::g_session = &mpi;
   CLI::App app{"infoflow: information flow in noisy neural networks (Goldfeld et al., 2019).\n"
                "Differential entropy of Gaussian mixtures by Monte Carlo, on CPU or GPU."};
   app.set_version_flag("--version", "infoflow " + std::string(infoflow::version()));
@@ -22,23 +51,28 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::fprintf(stderr, "infoflow: error: %s\nRun 'infoflow --help' for usage.\n", e.what());
-    return 2;
+    if (e.get_exit_code() == 0) return mpi.rank() == 0 ? app.exit(e) : 0;  // --help, --version
+    return fail(2, std::string(e.what()) + "\nRun 'infoflow --help' for usage.");
   }
   try {
     for (const auto& c : commands) {
-      if (c.app->parsed()) return c.run();
+      if (!c.app->parsed()) continue;
+      const std::string name = c.app->get_name();
+      if (mpi.size() > 1 && name != "entropy" && name != "mi") {
+        return fail(2, "'" + name + "' runs in one process; under mpirun only 'entropy' and 'mi' split their work across ranks");
+      }
+      return c.run();
     }
+  } catch (const infoflow::cli::CollectiveFailure& f) {
+    return f.code;  // another rank failed and said why
   } catch (const infoflow::ResourceError& e) {
-    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
-    return 3;
+    return fail(3, e.what());
+  } catch (const infoflow::InvalidArgument& e) {
+    return fail(2, e.what(), true);
   } catch (const infoflow::Error& e) {  // bad input or usage: InvalidArgument, IoError
-    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
-    return 2;
+    return fail(2, e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "infoflow: error: %s\n", e.what());
-    return 1;
+    return fail(1, e.what());
   }
   return 1;
 }

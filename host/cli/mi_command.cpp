@@ -11,13 +11,14 @@
 #include "cli/progress.hpp"
 #include "infoflow/network.hpp"
 #include "io/matrix_file.hpp"
+#include "mpi/mpi_session.hpp"
 
 namespace infoflow::cli {
 namespace {
 
 struct MiArgs {
   std::string model, inputs, labels, input_weights, activation, layers = "all", backend = "auto";
-  double beta = 0, target_stderr = 0;
+  double beta = 0, target_stderr = 0, tolerance = ComputeOptions{}.tolerance;
   long long samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
   int threads = 0;
@@ -35,6 +36,9 @@ MutualInformationOptions options_from(const MiArgs& a) {
     throw InvalidArgument("--mc-samples-per-center and --mc-queries must be >= 1");
   }
   if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  if (!(a.tolerance >= 0 && a.tolerance < 1)) {
+    throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(a.tolerance));
+  }
   if (!(std::isfinite(a.beta) && a.beta > 0)) {
     throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
   }
@@ -50,6 +54,7 @@ MutualInformationOptions options_from(const MiArgs& a) {
   o.seed = a.seed;
   o.compute.backend = parse_backend(a.backend);
   o.compute.threads = a.threads;
+  o.compute.tolerance = a.tolerance;
   return o;
 }
 
@@ -72,7 +77,8 @@ nlohmann::json to_json(const MutualInformationResult& r, bool with_labels) {
   }
   return {{"beta", r.beta},           {"n_inputs", r.n_inputs},
           {"samples_per_input", r.samples_per_input},
-          {"backend", backend_name(r.backend)}, {"seconds", r.seconds}, {"layers", layers}};
+          {"backend", backend_name(r.backend)}, {"ranks", session().size()},
+          {"seconds", r.seconds}, {"layers", layers}};
 }
 
 void print_text(const MutualInformationResult& r, bool with_labels) {
@@ -86,7 +92,9 @@ void print_text(const MutualInformationResult& r, bool with_labels) {
     if (with_labels) std::printf("  %9.4f +- %.4f", l.I_YT_nats, l.I_YT_stderr_nats);
     std::printf("\n");
   }
-  std::printf("backend %s, %.2f s\n", std::string(backend_name(r.backend)).c_str(), r.seconds);
+  std::printf("backend %s, %.2f s", std::string(backend_name(r.backend)).c_str(), r.seconds);
+  if (session().size() > 1) std::printf(", %d MPI ranks", session().size());
+  std::printf("\n");
 }
 
 int run_mi(const MiArgs& a) {
@@ -97,7 +105,11 @@ int run_mi(const MiArgs& a) {
   if (!a.labels.empty()) labels = io::read_npy_integers(a.labels);
   MutualInformationOptions opt = o;
   if (!a.input_weights.empty()) opt.input_weights = io::read_matrix(a.input_weights).values;
+  // Under mpirun every rank has read and checked its inputs; from here on they compute as one.
+  session().checkpoint();
+  session().configure(opt.compute);
   const MutualInformationResult r = mutual_information(net, x.view(), {labels.data(), labels.size()}, opt);
+  if (!session().is_root()) return 0;
   if (a.json) {
     std::printf("%s\n", to_json(r, !labels.empty()).dump().c_str());
   } else {
@@ -135,6 +147,10 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--seed", a->seed, "Philox seed")->capture_default_str();
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
   sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--tolerance", a->tolerance,
+                  "pruning: each log-sum-exp may be low by at most this relative error (proven "
+                  "bound); 0 evaluates every pair")
+      ->capture_default_str();
   sub->add_flag("--json", a->json, "print one JSON object instead of text");
   return {sub, [a] { return run_mi(*a); }};
 }

@@ -11,8 +11,9 @@ namespace infoflow::cli {
 
 class ProgressLine {
  public:
-  explicit ProgressLine(const char* label)
-      : label_(label), enabled_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
+  // shown=false keeps it silent (the ranks of an MPI job other than rank 0).
+  explicit ProgressLine(const char* label, bool shown = true)
+      : label_(label), enabled_(shown && isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
   ~ProgressLine() { finish(); }
   // detail: an optional state to show, e.g. the current epoch and loss.
   void update(double fraction, const char* detail = "") {

@@ -23,3 +23,8 @@ void lse_cuda(const LseProblemF32& /*p*/, SegmentsView /*segments*/, double* /*o
 }
 
 }  // namespace infoflow::detail
+
+namespace infoflow {
+int cuda_device_count() { return 0; }
+bool use_cuda_device(int /*index*/) { return false; }
+}  // namespace infoflow

@@ -77,8 +77,27 @@ Backend resolve_backend(Backend requested);
 // Called with the fraction of work done, from the calling thread only.
 using ProgressFn = std::function<void(double fraction)>;
 
+// A group of processes sharing one job (the ranks of an MPI run; host/mpi/ has the MPI
+// implementation). Given one, every estimator splits its Monte Carlo queries among the
+// ranks in blocks and merges the float64 partial sums, so each rank returns the result
+// of the whole job: the same draws (Philox rows are global) and the same value as one
+// process, up to the order of float64 additions. The library itself never calls MPI.
+struct Communicator {
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // In place: values[i] becomes the sum over ranks of values[i], on every rank.
+  virtual void sum(double* values, std::size_t n) const = 0;
+};
+
+// Picks the GPU the cuda backend uses in this process (e.g. local rank % device count, one
+// rank per GPU); false when CUDA is not built in or the index is not a device.
+bool use_cuda_device(int index);
+int cuda_device_count();  // 0 without CUDA or a driver
+
 struct ComputeOptions {
   Backend backend = Backend::Auto;
+  const Communicator* comm = nullptr;  // null: this process does the whole job
   int threads = 0;  // cpu backend: 0 = all hardware threads
   // Pruning of far centre tiles: each log-sum-exp may be low by at most `tolerance`
   // (relative error of the sum, a proven bound); 0 evaluates every pair exactly. The
