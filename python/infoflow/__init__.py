@@ -153,7 +153,8 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
         c, _arrays.real("sigma", sigma), spc, seed, _arrays.text("backend", backend),
         bool(bounds), w, _arrays.count("threads", threads, 0),
         _arrays.real("tolerance", tolerance), bool(control_variate))
-    return EntropyResult(samples_per_center=spc, seed=seed, **r)
+    return EntropyResult(samples_per_center=spc, seed=seed, control_variate=bool(control_variate),
+                         tolerance=float(tolerance), **r)
 
 
 def log_density(queries, centers, sigma, *, weights=None, backend="auto", threads=0,

@@ -38,6 +38,10 @@ class EntropyResult:
         The backend that ran (``"cpu"``, ``"cuda"`` or ``"reference"``).
     seconds : float
         Wall time of the computation.
+    control_variate : bool
+        Whether the control variate was subtracted (the default).
+    tolerance : float
+        The pruning bound the log-sum-exps were computed with.
     """
 
     entropy: float
@@ -52,6 +56,8 @@ class EntropyResult:
     seed: int
     backend: str
     seconds: float
+    control_variate: bool = True
+    tolerance: float = 1e-6
 
     def to_dict(self):
         """The keys of ``infoflow entropy --json`` (without ``input``), NaN as None."""
@@ -65,6 +71,9 @@ class EntropyResult:
             "samples_per_center": self.samples_per_center,
             "seed": self.seed,
             "backend": self.backend,
+            "control_variate": self.control_variate,
+            "tolerance": self.tolerance,
+            "ranks": 1,  # one process; MPI runs go through the CLI
             "seconds": self.seconds,
         }
         if self.kl_upper is not None:
@@ -170,6 +179,7 @@ class MutualInformationResult:
             "n_inputs": self.n_inputs,
             "samples_per_input": self.samples_per_input,
             "backend": self.backend,
+            "ranks": 1,
             "seconds": self.seconds,
             "layers": [layer.to_dict() for layer in self.layers],
         }
