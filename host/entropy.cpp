@@ -61,6 +61,7 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
   r.n = centers.rows, r.d = centers.cols, r.sigma = opt.sigma;
   r.backend = resolve_backend(opt.compute.backend);
   const auto c = detail::prepare_centers(centers, weights, opt.sigma, r.backend);
+  detail::check_draw_resolution(c, opt.sigma, r.backend, "sigma");
   const double n = static_cast<double>(r.n);
   ProgressSplitter progress{opt.compute.progress,
                             n * n * (opt.samples_per_center + (opt.bounds ? 2 : 0))};

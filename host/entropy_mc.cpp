@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "lse_backends.hpp"
 #include "rng/philox_normal.hpp"
@@ -98,7 +100,43 @@ void merge_across_ranks(std::vector<MeanAccumulator>& acc, const Communicator& c
   }
 }
 
+std::string format_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 }  // namespace
+
+void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backend, const char* name) {
+  const std::string s = std::string(name) + " = " + format_g(sigma);
+  if (!(sigma >= 1e-150 && sigma <= 1e150)) {
+    throw InvalidArgument(s + " is outside [1e-150, 1e150], where its square stays a normal float64; "
+                          "rescale the data and " + name + " together");
+  }
+  const std::size_t n = c.raw.rows, d = c.raw.cols;
+  const bool f32 = backend != Backend::Reference;
+  double raw = 0, centred = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t k = 0; k < d; ++k) {
+      const double v = c.raw.data[j * d + k];
+      raw = std::max(raw, std::abs(v));
+      if (f32) centred = std::max(centred, std::abs(v - c.mean[k]));
+    }
+  }
+  raw /= sigma, centred /= sigma;
+  if (raw > 0x1p47) {
+    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(raw) + " " + name +
+                          " from 0, and float64 keeps a Monte Carlo draw c + " + name +
+                          " z only within 2^47 " + name + " (1.4e14); rescale the data and " + name + " together");
+  }
+  if (f32 && centred > 0x1p18) {
+    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(centred) + " " + name +
+                          " from the mean, and the float32 " + std::string(backend_name(backend)) +
+                          " backend keeps a Monte Carlo draw only within 2^18 " + name +
+                          " (262144); use the reference backend (float64) or a larger " + name);
+  }
+}
 
 std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
                                                   const std::vector<std::size_t>& co,

@@ -24,6 +24,14 @@ struct MixtureEstimate {
   std::size_t queries = 0;
 };
 
+// Throws InvalidArgument, naming `name` (sigma, beta) and the values, when the draws
+// y = c + sigma z cannot carry the noise z: sigma outside [1e-150, 1e150] (sigma^2 and
+// 1/sigma^2 must stay normal float64), a centre coordinate more than 2^47 sigma from 0
+// (float64 rounds c + sigma z by more than sigma/64 there; every backend), or, on the
+// float32 backends, more than 2^18 sigma from the centres' mean (float32 rounds by more
+// than sigma/64). Beyond those the estimate would be silently wrong (z rounded away).
+void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backend, const char* name);
+
 // Mixture s has centres [center_offsets[s], center_offsets[s + 1]) of c (count + 1
 // offsets), weights given by c's log-weights renormalised within the segment (so the
 // caller gives 1/n_s, or the mixture's own weights). Queries are numbered globally from

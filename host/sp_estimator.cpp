@@ -57,6 +57,7 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
   plan.control_variate = job.opt.control_variate;
   const auto prepared = detail::prepare_centers({c.data(), rows.size(), job.d},
                                                 {w.data(), w.size()}, job.opt.beta, job.backend);
+  detail::check_draw_resolution(prepared, job.opt.beta, job.backend, "beta");
   for (;;) {
     const auto est = detail::entropy_mc_segmented(job.backend, prepared, co, plan, job.opt.beta,
                                                   job.opt.seed, row_base(job.layer, term),
