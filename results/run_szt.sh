@@ -10,7 +10,12 @@ common=(--preset szt --mc-queries 16384 --backend auto --force)
 "$bin" train "${common[@]}" --beta 0.005 --samples-per-input 300 --out results/szt_tanh
 "$bin" train "${common[@]}" --beta 0.01 --activation linear --samples-per-input 100 --out results/szt_linear
 "$bin" train "${common[@]}" --beta 0.005 --orthonormal --samples-per-input 100 --out results/szt_orthonormal
-for r in szt_tanh szt_linear szt_orthonormal; do "$bin" plot results/$r --format png; done
+for r in szt_tanh szt_linear szt_orthonormal; do
+  "$bin" plot results/$r --format png
+  # Committed: only the four layer-5 representations the scatter plot draws.
+  find results/$r/representations -name '*.npy' ! -name 'epoch_00001_*' ! -name 'epoch_00060_*' \
+    ! -name 'epoch_00739_*' ! -name 'epoch_10000_*' -delete
+done
 # The plug-in bias of h(T|X) at the final checkpoint: K = 100, 300, 1000 samples per input.
 for K in 100 300 1000; do
   "$bin" mi --model results/szt_tanh/checkpoints/epoch_10000.safetensors --inputs results/szt_tanh/inputs.npy \
