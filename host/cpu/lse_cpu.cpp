@@ -35,25 +35,24 @@ using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
 // 2^x for the x <= 0 of FoldTile (exponents minus their running max, in log2 units):
-// n = round(x), 2^(x - n) by Cephes' degree-6 polynomial on [-1/2, 1/2] (relative error
-// 1.7e-7), 2^n added to the exponent bits. Cheaper than a general exp (no ln 2 range
-// reduction, no overflow side); below 2^-126 the result is 0, which is < 2^-126 of the
-// tile's largest term.
+// n = round(x), 2^(x - n) by a degree-5 polynomial on [-1/2, 1/2] (least squares on
+// Chebyshev nodes for relative error: 7.7e-8 in exact arithmetic, 2.2e-7 evaluated in
+// float32, against 1e-5 allowed), 2^n added to the exponent bits. Cheaper than a general
+// exp (no ln 2 range reduction, no overflow side). x below -126 (zero weights, padding:
+// -inf) is clamped there and contributes 2^-126 of the tile's largest term instead of 0:
+// at most n * 1.2e-38 relative, so no compare-and-blend is spent on it.
 HWY_INLINE VF Exp2NonPositive(DF df, VF x) {
   const hn::RebindToSigned<DF> di;
-  const VF lo = hn::Set(df, -126.0f);
-  const VF xc = hn::Max(x, lo);  // also maps -inf (zero weights, padding) to a finite value
+  const VF xc = hn::Max(x, hn::Set(df, -126.0f));
   const VF n = hn::Round(xc);
   const VF f = hn::Sub(xc, n);
-  VF p = hn::Set(df, 1.535336188319500e-4f);
-  p = hn::MulAdd(p, f, hn::Set(df, 1.339887440266574e-3f));
-  p = hn::MulAdd(p, f, hn::Set(df, 9.618437357674640e-3f));
-  p = hn::MulAdd(p, f, hn::Set(df, 5.550332471162809e-2f));
-  p = hn::MulAdd(p, f, hn::Set(df, 2.402264791363012e-1f));
-  p = hn::MulAdd(p, f, hn::Set(df, 6.931472028550421e-1f));
-  p = hn::MulAdd(p, f, hn::Set(df, 1.0f));
-  const auto scaled = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n)));
-  return hn::IfThenZeroElse(hn::Lt(x, lo), hn::BitCast(df, scaled));
+  VF p = hn::Set(df, 1.32669704e-3f);
+  p = hn::MulAdd(p, f, hn::Set(df, 9.67545975e-3f));
+  p = hn::MulAdd(p, f, hn::Set(df, 5.55074262e-2f));
+  p = hn::MulAdd(p, f, hn::Set(df, 2.40221218e-1f));
+  p = hn::MulAdd(p, f, hn::Set(df, 6.93146949e-1f));
+  p = hn::MulAdd(p, f, hn::Set(df, 1.00000007f));
+  return hn::BitCast(df, hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n))));
 }
 
 // Exponents e = log_w - alpha ||q - c||^2 of kMicroQueries queries against one packed
@@ -114,7 +113,9 @@ HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_
     acc = hn::Add(acc, Exp2NonPositive(df, hn::Sub(hn::Load(df, e + j), shift)));
   }
   const double tile_sum = hn::GetLane(hn::SumOfLanes(df, acc));
-  run_sum = run_sum * std::exp2(static_cast<double>(run_max) - new_max) + tile_sum;
+  // The running max rarely moves after the first tiles: skip the scalar exp2 then.
+  if (new_max != run_max) run_sum *= std::exp2(static_cast<double>(run_max) - new_max);
+  run_sum += tile_sum;
   run_max = new_max;
 }
 
