@@ -18,8 +18,9 @@
 // value, growing with a layer's fan-in like any float64 dot product.
 // The target's --use_fast_math changes only single-precision code: double division,
 // sqrt and the double math functions keep their IEEE / documented accuracy.
-#include <cublas_v2.h>
+#include <cublas_v2.h>  // types and enums only: the library is loaded at first use
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
@@ -137,10 +138,59 @@ __global__ void __launch_bounds__(kThreads) bias_act_noise_kernel(LayerArgs a) {
 }
 
 // ---- host side ------------------------------------------------------------------------
+// cuBLAS is opened with dlopen at the first GPU forward pass instead of being linked:
+// loading libcublas/libcublasLt costs every process 0.1-0.15 s of static initialisation
+// (measured on a machine without a GPU: an empty program linked with -lcublas takes
+// 0.09-0.16 s to run, 0.00 s without), which every `infoflow` command and every
+// `import infoflow` paid although only this path uses it.
+struct CublasApi {
+  cublasStatus_t (*create)(cublasHandle_t*);
+  cublasStatus_t (*destroy)(cublasHandle_t);
+  cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
+  cublasStatus_t (*dgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                          const double*, const double*, int, const double*, int, const double*,
+                          double*, int);
+  const char* (*status_name)(cublasStatus_t);
+  const char* (*status_string)(cublasStatus_t);
+  std::string error;  // non-empty: not loadable, and why
+};
+
+template <class F>
+void resolve(void* lib, const char* name, F& f, std::string& error) {
+  f = reinterpret_cast<F>(dlsym(lib, name));
+  if (f == nullptr && error.empty()) error = std::string("symbol ") + name + " not found in libcublas";
+}
+
+CublasApi load_cublas() {
+  CublasApi api{};
+  const std::string soname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+  // The toolkit's directory first (where the build found it), then the loader's path.
+  void* lib = dlopen((std::string(INFOFLOW_CUBLAS_DIR) + "/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    api.error = "cannot load " + soname + " (" + (why ? why : "unknown reason") + ")";
+    return api;
+  }
+  resolve(lib, "cublasCreate_v2", api.create, api.error);
+  resolve(lib, "cublasDestroy_v2", api.destroy, api.error);
+  resolve(lib, "cublasSetStream_v2", api.set_stream, api.error);
+  resolve(lib, "cublasDgemm_v2", api.dgemm, api.error);
+  resolve(lib, "cublasGetStatusName", api.status_name, api.error);
+  resolve(lib, "cublasGetStatusString", api.status_string, api.error);
+  return api;  // the library stays open for the life of the process
+}
+
+const CublasApi& cublas() {
+  static const CublasApi api = load_cublas();  // thread-safe, once per process
+  if (!api.error.empty()) throw ResourceError("CUDA forward pass unavailable: " + api.error);
+  return api;
+}
+
 [[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file,
                                      int line) {
   throw ResourceError(std::string("cuBLAS call ") + call + " failed: " +
-                      cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ") at " +
+                      cublas().status_name(st) + " (" + cublas().status_string(st) + ") at " +
                       file + ":" + std::to_string(line));
 }
 #define INFOFLOW_CUBLAS_CHECK(call)                                 \
@@ -155,7 +205,7 @@ struct StreamDestroy {
   void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
 };
 struct CublasDestroy {
-  void operator()(cublasHandle_t h) const noexcept { cublasDestroy(h); }
+  void operator()(cublasHandle_t h) const noexcept { cublas().destroy(h); }
 };
 using StreamPtr = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
 using Cublas = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDestroy>;
@@ -231,7 +281,7 @@ void gemm(cublasHandle_t h, const double* w, std::size_t out, std::size_t in, co
           std::size_t n, double* c) {
   const double one = 1.0, zero = 0.0;
   const int ld_in = static_cast<int>(std::max<std::size_t>(in, 1));
-  INFOFLOW_CUBLAS_CHECK(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out),
+  INFOFLOW_CUBLAS_CHECK(cublas().dgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out),
                                     static_cast<int>(n), static_cast<int>(in), &one, w, ld_in,
                                     t, ld_in, &zero, c,
                                     static_cast<int>(std::max<std::size_t>(out, 1))));
@@ -318,9 +368,9 @@ std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<d
   INFOFLOW_CUDA_CHECK(cudaStreamCreateWithFlags(&raw_stream, cudaStreamNonBlocking));
   const StreamPtr stream(raw_stream);
   cublasHandle_t raw_blas = nullptr;
-  INFOFLOW_CUBLAS_CHECK(cublasCreate(&raw_blas));
+  INFOFLOW_CUBLAS_CHECK(cublas().create(&raw_blas));
   const Cublas blas(raw_blas);
-  INFOFLOW_CUBLAS_CHECK(cublasSetStream(raw_blas, raw_stream));
+  INFOFLOW_CUBLAS_CHECK(cublas().set_stream(raw_blas, raw_stream));
 
   // Planned after cublasCreate, so the handle's own allocations are already accounted.
   const Plan plan = plan_chunks(net, rows, K, inputs.rows, inputs.cols);
@@ -338,6 +388,16 @@ std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<d
   for (std::size_t r0 = 0; r0 < rows; r0 += plan.chunk_rows)
     run_chunk(problem, dev, r0, std::min(plan.chunk_rows, rows - r0), out);
   return out;
+}
+
+bool cublas_loadable(std::string* reason) {
+  try {
+    cublas();
+    return true;
+  } catch (const ResourceError& e) {
+    if (reason != nullptr) *reason = e.what();
+    return false;
+  }
 }
 
 }  // namespace infoflow::detail

@@ -238,3 +238,21 @@ TEST(SampleInformation, AgreesWithTheNetworkPathOnTheSameSamples) {
 
 }  // namespace
 }  // namespace infoflow
+
+namespace infoflow {
+namespace {
+
+// cuBLAS is opened with dlopen at the first GPU forward pass, not linked (startup cost):
+// a CUDA build must find it and every function it uses even on a machine without a GPU.
+TEST(CudaForward, CublasOpensAtFirstUse) {
+  std::string why;
+  const bool loadable = detail::cublas_loadable(&why);
+  if (cuda_unavailable_reason().find("built without CUDA") != std::string::npos) {
+    EXPECT_FALSE(loadable);
+    GTEST_SKIP() << "CPU-only build: " << why;
+  }
+  EXPECT_TRUE(loadable) << why;
+}
+
+}  // namespace
+}  // namespace infoflow

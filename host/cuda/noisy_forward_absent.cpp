@@ -11,4 +11,9 @@ std::vector<std::vector<double>> propagate_cuda(const Network&, MatrixView<doubl
   throw ResourceError("CUDA forward pass unavailable: " + reason);
 }
 
+bool cublas_loadable(std::string* reason) {
+  if (reason != nullptr) *reason = "infoflow was built without CUDA";
+  return false;
+}
+
 }  // namespace infoflow::detail

@@ -1,6 +1,7 @@
 // Internal: batched noisy forward passes (sample propagation, PAPER.md §3.2).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "infoflow/network.hpp"
@@ -24,5 +25,9 @@ std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double
 std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<double> inputs,
                                                 std::size_t samples_per_input, double beta,
                                                 bool noisy_last, std::uint64_t seed);
+
+// Whether cuBLAS, which propagate_cuda opens at first use (dlopen, not linked), can be
+// loaded with every function it needs; if not, *reason says why. False in CPU-only builds.
+bool cublas_loadable(std::string* reason);
 
 }  // namespace infoflow::detail
