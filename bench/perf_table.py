@@ -26,7 +26,8 @@ def lse_rows(bench, roof):
     rows = {}
     for b in bench["benchmarks"]:
         m = re.match(r"BM_LogSumExp/cpu/(\d+)/(\d+)/(\d+)/(\d+)", b["name"])
-        if not m:
+        # With --benchmark_repetitions, keep the median of the aggregates.
+        if not m or b.get("aggregate_name", "median") != "median":
             continue
         n, d, threads, exact = map(int, m.groups())
         rows[(d, threads, exact)] = b["pairs/s"]
