@@ -125,6 +125,35 @@ TEST_F(IoTest, NpyFloat64RoundTripIsBitExact) {
   EXPECT_EQ(m.view().cols, 2u);
 }
 
+// map_matrix: float64 little-endian .npy used in place (mapped, not copied), bit for bit;
+// float32 and CSV read as by read_matrix; NaN in a mapped file rejected the same way.
+TEST_F(IoTest, MappedFloat64IsUsedInPlace) {
+  const std::vector<double> v = {0.0, -0.0, 1.0 / 3, -1e-300, 4.9e-324, std::numeric_limits<double>::max(), -2.5, 1e10};
+  write_npy(path("a.npy"), {v.data(), 4, 2});
+  const Matrix m = map_matrix(path("a.npy"));
+  ASSERT_TRUE(m.mapped);
+  EXPECT_TRUE(m.values.empty());
+  EXPECT_EQ(m.rows, 4u);
+  EXPECT_EQ(m.view().cols, 2u);
+  EXPECT_EQ(std::memcmp(m.view().data, v.data(), v.size() * sizeof(double)), 0);
+
+  const std::vector<float> f = {1.5f, -2.25f, 3.0f};
+  write_npy(path("f.npy"), f.data(), 3, 1);
+  const Matrix mf = map_matrix(path("f.npy"));
+  EXPECT_FALSE(mf.mapped);
+  EXPECT_EQ(mf.values, (std::vector<double>{1.5, -2.25, 3.0}));
+  EXPECT_EQ(mf.view().data, mf.values.data());
+
+  const std::vector<double> bad = {1.0, std::nan(""), 2.0, 3.0};
+  write_npy(path("nan.npy"), {bad.data(), 2, 2});
+  try {
+    map_matrix(path("nan.npy"));
+    FAIL() << "NaN accepted";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite value (nan) at row 0, column 1"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(IoTest, NpyFloat32RoundTripIsExact) {
   const std::vector<float> v = {0.1f, -3.5f, 1e-40f, std::numeric_limits<float>::max(), 7.0f, -0.0f};
   write_npy(path("f.npy"), v.data(), 2, 3);

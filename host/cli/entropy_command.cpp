@@ -104,7 +104,7 @@ int run_entropy(EntropyArgs a) {
   if (!(std::isfinite(a.sigma) && a.sigma > 0)) {
     throw InvalidArgument("--sigma must be a finite number > 0, got " + std::to_string(a.sigma));
   }
-  const io::Matrix centers = io::read_matrix(a.input);
+  const io::Matrix centers = io::map_matrix(a.input);
   // Under mpirun every rank has read and checked its input; from here on they compute as one.
   session().checkpoint();
   session().configure(o.compute);

@@ -57,4 +57,14 @@ Matrix read_matrix(const std::string& path) {
   internal::fail(path, "not a .npy or .csv file (binary content without the .npy magic)");
 }
 
+Matrix map_matrix(const std::string& path) {
+  char magic[6] = {};
+  {
+    std::ifstream f = internal::open_for_reading(path);
+    f.read(magic, sizeof magic);
+  }
+  if (std::string(magic, sizeof magic) == "\x93NUMPY") return map_npy(path);
+  return read_matrix(path);
+}
+
 }  // namespace infoflow::io

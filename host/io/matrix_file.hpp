@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,9 @@ namespace infoflow::io {
 struct Matrix {  // owning row-major float64 matrix
   std::vector<double> values;
   std::size_t rows = 0, cols = 0;
-  MatrixView<double> view() const { return {values.data(), rows, cols}; }
+  // Set by map_matrix when the file's own bytes are used in place (values is then empty).
+  std::shared_ptr<const double> mapped;
+  MatrixView<double> view() const { return {mapped ? mapped.get() : values.data(), rows, cols}; }
 };
 
 // .npy format 1.0/2.0/3.0, C order. dtypes: float32/float64 and 8- to 64-bit signed or
@@ -25,6 +28,7 @@ struct Matrix {  // owning row-major float64 matrix
 // gives n x d, (n,) gives n x 1. Rejects 0-D and >2-D arrays, Fortran order, empty
 // arrays, a data size that differs from the header's, and NaN/inf values.
 Matrix read_npy(const std::string& path);
+Matrix map_npy(const std::string& path);  // see map_matrix
 
 // Comma-separated numbers (spaces around them allowed), one row per line. A first line
 // that does not parse as numbers is a header and skipped; blank lines and lines starting
@@ -35,6 +39,12 @@ Matrix read_csv(const std::string& path);
 // By content: the .npy magic (or a .npy extension) reads as .npy; a .csv/.txt extension
 // or text content reads as CSV; anything else is "not a .npy or .csv file".
 Matrix read_matrix(const std::string& path);
+
+// As read_matrix, but a little-endian float64 .npy is memory-mapped read-only and used in
+// place (checked for NaN/inf, never copied): big centre files cost no second float64 copy,
+// and the ranks of an MPI job on one node share its pages through the page cache. Other
+// files are read as by read_matrix. The file must not be truncated while the Matrix lives.
+Matrix map_matrix(const std::string& path);
 
 // 1-D labels, shape (n,) or (n, 1): any integer dtype, or floats holding exact integers
 // (|v| <= 2^53). Values are exact: int64/uint64 data never goes through double.

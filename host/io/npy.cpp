@@ -8,6 +8,11 @@
 #include <limits>
 #include <string_view>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "io/matrix_file.hpp"
 #include "memory.hpp"
 
@@ -322,6 +327,41 @@ Matrix read_npy(const std::string& path) {
   Matrix m;
   m.rows = h.rows(), m.cols = h.cols();
   m.values = read_doubles(f, path, h);
+  return m;
+}
+
+Matrix map_npy(const std::string& path) {
+  std::ifstream f;
+  const NpyHeader h = open_npy(f, path);
+  const auto offset = static_cast<std::size_t>(f.tellg());
+  Matrix m;
+  m.rows = h.rows(), m.cols = h.cols();
+  const bool in_place = h.dtype.kind == 'f' && h.dtype.size == 8 && !h.dtype.swap && offset % alignof(double) == 0;
+  const int fd = in_place ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+  const std::size_t bytes = offset + h.count * sizeof(double);
+  void* p = fd >= 0 ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  if (fd >= 0) ::close(fd);  // the mapping keeps the file
+  if (p == MAP_FAILED) {      // not float64, or no mmap here: read and convert
+    m.values = read_doubles(f, path, h);
+    return m;
+  }
+  // Mapped pages cost no memory, but every estimator packs the centres to float32: refuse
+  // here, before touching the pages, what cannot fit even so.
+  try {
+    detail::require_memory(static_cast<double>(h.count) * sizeof(float), path + " (as float32 centres)");
+  } catch (...) {
+    ::munmap(p, bytes);
+    throw;
+  }
+  ::madvise(p, bytes, MADV_SEQUENTIAL);
+  const auto* data = reinterpret_cast<const double*>(static_cast<const char*>(p) + offset);
+  m.mapped = std::shared_ptr<const double>(data, [p, bytes](const double*) { ::munmap(p, bytes); });
+  const double* bad = std::find_if(data, data + h.count, [](double v) { return !std::isfinite(v); });
+  if (bad != data + h.count) {
+    const auto i = static_cast<std::size_t>(bad - data);
+    fail(path, "non-finite value (" + nonfinite_name(*bad) + ") at row " + std::to_string(i / h.cols()) +
+                   ", column " + std::to_string(i % h.cols()));
+  }
   return m;
 }
 
