@@ -54,6 +54,7 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
   detail::check_matrix(centers, "centers");
   detail::check_weights(weights, centers.rows);
   detail::check_positive(opt.sigma, "sigma");
+  detail::check_compute(opt.compute);
   if (opt.samples_per_center < 1) {
     throw InvalidArgument("samples per center must be >= 1");
   }

@@ -46,6 +46,12 @@ void check_weights(Span<const double> weights, std::size_t n, const char* what, 
   }
 }
 
+void check_compute(const ComputeOptions& opt) {
+  if (!(opt.tolerance >= 0 && opt.tolerance < 1)) {
+    throw InvalidArgument("tolerance must be in [0, 1), got " + std::to_string(opt.tolerance));
+  }
+}
+
 void check_positive(double v, const char* what) {
   if (!(std::isfinite(v) && v > 0)) {
     throw InvalidArgument(std::string(what) + " must be a finite number > 0, got " +
@@ -88,9 +94,7 @@ PreparedCenters prepare_centers(MatrixView<double> centers, Span<const double> w
 void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> queries,
                   double alpha, double* out, const ComputeOptions& opt, const ProgressFn& progress,
                   SegmentsView seg) {
-  if (!(opt.tolerance >= 0 && opt.tolerance < 1)) {
-    throw InvalidArgument("tolerance must be in [0, 1), got " + std::to_string(opt.tolerance));
-  }
+  check_compute(opt);
   const std::size_t d = c.raw.cols, m = queries.rows;
   const std::size_t whole_q[2] = {0, m}, whole_c[2] = {0, c.raw.rows};
   if (seg.count == 0) seg = {whole_q, whole_c, 1};

@@ -157,6 +157,7 @@ void validate_options(MatrixView<double> inputs, Span<const std::int64_t> labels
                           std::to_string(inputs.rows) + " inputs");
   }
   detail::check_positive(opt.beta, "beta");
+  detail::check_compute(opt.compute);
   detail::check_weights({opt.input_weights.data(), opt.input_weights.size()}, inputs.rows,
                         "input weights", "inputs");
   if (opt.samples_per_input < 1) throw InvalidArgument("samples per input must be >= 1");

@@ -4,6 +4,19 @@
 
 namespace infoflow::cli {
 
+void add_tolerance_option(CLI::App* sub, double& tolerance) {
+  sub->add_option("--tolerance", tolerance,
+                  "pruning: each log-sum-exp may be low by at most this relative error (proven "
+                  "bound); 0 evaluates every pair")
+      ->capture_default_str();
+}
+
+void check_tolerance_option(double tolerance) {
+  if (!(tolerance >= 0 && tolerance < 1)) {
+    throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(tolerance));
+  }
+}
+
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option) {
   std::vector<std::size_t> out;
   std::stringstream ss(s + ",");  // so an empty last field ("1,2,") is seen and refused

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -23,6 +24,11 @@ inline void note_fallback(Backend requested, Backend ran) {
     std::fprintf(stderr, "infoflow: using the cpu backend (%s)\n", cuda_unavailable_reason().c_str());
   }
 }
+
+// --tolerance of entropy and mi, checked by the CLI before any (long) file read; the
+// library checks it again on entry.
+void add_tolerance_option(CLI::App* sub, double& tolerance);
+void check_tolerance_option(double tolerance);
 
 // "1,3,5" -> {1, 3, 5}: positive integers, comma-separated; `option` names the flag in errors.
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option);

@@ -81,9 +81,7 @@ EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
                           std::to_string(a.samples_per_center));
   }
   if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
-  if (!(a.tolerance >= 0 && a.tolerance < 1)) {
-    throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(a.tolerance));
-  }
+  check_tolerance_option(a.tolerance);
   EntropyOptions o;
   o.sigma = a.sigma;
   o.samples_per_center = static_cast<std::size_t>(a.samples_per_center);
@@ -221,10 +219,7 @@ Command add_entropy_command(CLI::App& app) {
                   "Monte Carlo draws per centre")
       ->capture_default_str();
   add_compute_options(sub, *args);
-  sub->add_option("--tolerance", args->tolerance,
-                  "pruning: each log-sum-exp may be low by at most this relative error (proven "
-                  "bound); 0 evaluates every pair")
-      ->capture_default_str();
+  add_tolerance_option(sub, args->tolerance);
   sub->add_flag("--bounds", args->bounds, "also the Kolchinsky-Tracey pairwise bounds");
   sub->add_flag("--no-control-variate", args->no_control_variate,
                 "the plain Monte Carlo estimator (default subtracts the mean-zero (|z|^2 - d)/2 of each draw)");

@@ -36,9 +36,7 @@ MutualInformationOptions options_from(const MiArgs& a) {
     throw InvalidArgument("--mc-samples-per-center and --mc-queries must be >= 1");
   }
   if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
-  if (!(a.tolerance >= 0 && a.tolerance < 1)) {
-    throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(a.tolerance));
-  }
+  check_tolerance_option(a.tolerance);
   if (!(std::isfinite(a.beta) && a.beta > 0)) {
     throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
   }
@@ -147,10 +145,7 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--seed", a->seed, "Philox seed")->capture_default_str();
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
   sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
-  sub->add_option("--tolerance", a->tolerance,
-                  "pruning: each log-sum-exp may be low by at most this relative error (proven "
-                  "bound); 0 evaluates every pair")
-      ->capture_default_str();
+  add_tolerance_option(sub, a->tolerance);
   sub->add_flag("--json", a->json, "print one JSON object instead of text");
   return {sub, [a] { return run_mi(*a); }};
 }
