@@ -206,18 +206,8 @@ TEST_F(ExtremeInputs, Float64BeyondFloat32Range) {
 class ExtremeMiNet {
  public:
   explicit ExtremeMiNet(const testing::Cli& cli) {
-    std::mt19937_64 gen(5);
-    std::uniform_real_distribution<double> u(-1.5, 1.5);
-    const std::size_t sizes[] = {3, 4, 3, 2};
-    const Activation acts[] = {Activation::Tanh, Activation::Tanh, Activation::Linear};
-    Network net;
-    for (std::size_t i = 0; i < 3; ++i) {
-      DenseLayer l{sizes[i], sizes[i + 1], std::vector<double>(sizes[i] * sizes[i + 1]),
-                   std::vector<double>(sizes[i + 1]), acts[i]};
-      for (double& v : l.weight) v = u(gen);
-      for (double& v : l.bias) v = u(gen);
-      net.layers.push_back(l);
-    }
+    const Network net =
+        testing::random_network({3, 4, 3, 2}, {Activation::Tanh, Activation::Tanh, Activation::Linear}, 5);
     model = (cli.dir_ / "net.safetensors").string();
     save_network(model, net, "F64");
     const auto x = testing::random_matrix(12, 3, 6);

@@ -23,17 +23,7 @@ class MiCli : public Cli {
  protected:
   void SetUp() override {
     Cli::SetUp();
-    std::mt19937_64 gen(1);
-    std::uniform_real_distribution<double> u(-1.5, 1.5);
-    const std::size_t sizes[] = {3, 4, 3, 2};
-    const Activation acts[] = {Activation::Tanh, Activation::Relu, Activation::Linear};
-    for (std::size_t i = 0; i < 3; ++i) {
-      DenseLayer l{sizes[i], sizes[i + 1], std::vector<double>(sizes[i] * sizes[i + 1]),
-                   std::vector<double>(sizes[i + 1]), acts[i]};
-      for (double& v : l.weight) v = u(gen);
-      for (double& v : l.bias) v = u(gen);
-      net_.layers.push_back(l);
-    }
+    net_ = testing::random_network({3, 4, 3, 2}, {Activation::Tanh, Activation::Relu, Activation::Linear}, 1);
     model_ = (dir_ / "net.safetensors").string();
     save_network(model_, net_, "F64");
     x_ = testing::random_matrix(12, 3, 4);

@@ -74,17 +74,8 @@ TEST_F(MpiCli, EntropyEqualsOneProcess) {
 }
 
 TEST_F(MpiCli, MutualInformationEqualsOneProcess) {
-  std::mt19937_64 gen(2);
-  std::uniform_real_distribution<double> u(-1.5, 1.5);
-  Network net;
-  const std::size_t sizes[] = {4, 5, 3, 2};
-  for (std::size_t i = 0; i < 3; ++i) {
-    DenseLayer l{sizes[i], sizes[i + 1], std::vector<double>(sizes[i] * sizes[i + 1]),
-                 std::vector<double>(sizes[i + 1]), i < 2 ? Activation::Tanh : Activation::Linear};
-    for (double& v : l.weight) v = u(gen);
-    for (double& v : l.bias) v = u(gen);
-    net.layers.push_back(l);
-  }
+  const Network net =
+      testing::random_network({4, 5, 3, 2}, {Activation::Tanh, Activation::Tanh, Activation::Linear}, 2);
   const std::string model = (dir_ / "net.safetensors").string(), inputs = (dir_ / "x.npy").string(),
                     labels = (dir_ / "y.npy").string();
   save_network(model, net, "F64");

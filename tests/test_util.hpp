@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "infoflow/infoflow.hpp"
+#include "infoflow/network.hpp"
 
 namespace infoflow::testing {
 
@@ -43,6 +44,23 @@ inline std::vector<double> random_matrix(std::size_t rows, std::size_t cols, uns
   std::vector<double> x(rows * cols);
   for (double& v : x) v = normal(gen);
   return x;
+}
+
+// A dense network of the given widths (sizes.size() - 1 layers, acts[i] for layer i), all
+// weights and biases uniform in [-1.5, 1.5] drawn layer by layer, weights first.
+inline Network random_network(const std::vector<std::size_t>& sizes, const std::vector<Activation>& acts,
+                              unsigned seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  Network net;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    DenseLayer l{sizes[i], sizes[i + 1], std::vector<double>(sizes[i] * sizes[i + 1]),
+                 std::vector<double>(sizes[i + 1]), acts[i]};
+    for (double& v : l.weight) v = u(gen);
+    for (double& v : l.bias) v = u(gen);
+    net.layers.push_back(l);
+  }
+  return net;
 }
 
 // h(g) = -integral g log g for a 1-D equal-weight mixture, by the trapezoid rule on a grid
