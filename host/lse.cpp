@@ -47,6 +47,10 @@ void check_weights(Span<const double> weights, std::size_t n, const char* what, 
 }
 
 void check_compute(const ComputeOptions& opt) {
+  if (opt.threads < 0 || opt.threads > kMaxThreads) {
+    throw InvalidArgument("threads must be between 0 (all cores) and " + std::to_string(kMaxThreads) +
+                          ", got " + std::to_string(opt.threads));
+  }
   if (!(opt.tolerance >= 0 && opt.tolerance < 1)) {
     throw InvalidArgument("tolerance must be in [0, 1), got " + std::to_string(opt.tolerance));
   }

@@ -63,7 +63,6 @@ infoflow::Span<const double> vector_view(const std::optional<Array>& a, const ch
 
 infoflow::ComputeOptions compute_options(const std::string& backend, int threads,
                                          double tolerance) {
-  if (threads < 0) throw InvalidArgument("threads must be >= 0, got " + std::to_string(threads));
   infoflow::ComputeOptions c;
   c.backend = infoflow::parse_backend(backend);
   c.threads = threads;

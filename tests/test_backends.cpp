@@ -153,6 +153,12 @@ TEST(InputChecks, RejectBadArguments) {
   const double w_negative[] = {1.5, -0.5};
   EXPECT_THROW(mixture_entropy({c, 2, 1}, {w_negative, 2}, o), InvalidArgument);
   EXPECT_THROW(mixture_entropy({c, 2, 1}, {w_bad_sum, 1}, o), InvalidArgument);
+  for (int bad : {-1, kMaxThreads + 1, 100000}) {
+    o.compute.threads = bad;
+    EXPECT_THROW(mixture_entropy({c, 2, 1}, o), InvalidArgument) << bad;
+    double out[2];
+    EXPECT_THROW(log_density({c, 2, 1}, {c, 2, 1}, {}, 1.0, {out, 2}, o.compute), InvalidArgument) << bad;
+  }
 }
 
 }  // namespace

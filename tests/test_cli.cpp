@@ -86,6 +86,10 @@ TEST_F(Cli, BadInputs) {
   expect_error("entropy --input " + ok + " --sigma 1 --samples-per-center -3", "samples-per-center");
   expect_error("entropy --input " + ok + " --sigma 1 --backend gpu", "backend");
   expect_error("entropy --sigma 1", "input");
+  // 10^5 OpenMP threads crashed inside libgomp (per-thread team data on the stack).
+  expect_error("entropy --input " + ok + " --sigma 1 --threads 100000", "--threads");
+  expect_error("log-density --queries " + ok + " --centers " + ok + " --sigma 1 --output " +
+                   (dir_ / "o.npy").string() + " --threads -1", "--threads");
   if (!cuda_available()) expect_error("entropy --input " + ok + " --sigma 1 --backend cuda", "cuda", 3);
 }
 

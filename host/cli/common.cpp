@@ -17,6 +17,13 @@ void check_tolerance_option(double tolerance) {
   }
 }
 
+void check_threads_option(int threads) {
+  if (threads < 0 || threads > kMaxThreads) {
+    throw InvalidArgument("--threads must be between 0 (all cores) and " + std::to_string(kMaxThreads) +
+                          ", got " + std::to_string(threads));
+  }
+}
+
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option) {
   std::vector<std::size_t> out;
   std::stringstream ss(s + ",");  // so an empty last field ("1,2,") is seen and refused

@@ -29,6 +29,8 @@ inline void note_fallback(Backend requested, Backend ran) {
 // library checks it again on entry.
 void add_tolerance_option(CLI::App* sub, double& tolerance);
 void check_tolerance_option(double tolerance);
+// --threads: 0 (all cores) to kMaxThreads, checked before any file is read.
+void check_threads_option(int threads);
 
 // "1,3,5" -> {1, 3, 5}: positive integers, comma-separated; `option` names the flag in errors.
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option);

@@ -80,7 +80,7 @@ EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
     throw InvalidArgument("--samples-per-center must be >= 1, got " +
                           std::to_string(a.samples_per_center));
   }
-  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  check_threads_option(a.threads);
   check_tolerance_option(a.tolerance);
   EntropyOptions o;
   o.sigma = a.sigma;

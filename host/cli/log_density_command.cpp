@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include "infoflow/infoflow.hpp"
 #include "io/matrix_file.hpp"
@@ -28,7 +29,7 @@ int run_log_density(const LogDensityArgs& a) {
   if (!(std::isfinite(a.sigma) && a.sigma > 0)) {
     throw InvalidArgument("--sigma must be a finite number > 0, got " + std::to_string(a.sigma));
   }
-  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  check_threads_option(a.threads);
   ProgressLine progress("log-density");
   const io::Matrix q = io::read_matrix(a.queries);
   const io::Matrix c = io::read_matrix(a.centers);

@@ -35,7 +35,7 @@ MutualInformationOptions options_from(const MiArgs& a) {
   if (a.mc_samples_per_center < 0 || a.mc_queries < 0) {
     throw InvalidArgument("--mc-samples-per-center and --mc-queries must be >= 1");
   }
-  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  check_threads_option(a.threads);
   check_tolerance_option(a.tolerance);
   if (!(std::isfinite(a.beta) && a.beta > 0)) {
     throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));

@@ -147,7 +147,7 @@ void validate(const TrainArgs& a) {
   if (a.samples_per_input < 1) throw InvalidArgument("--samples-per-input must be >= 1");
   if (a.mc_queries < 0 || a.mc_samples_per_center < 0) throw InvalidArgument("--mc-queries and --mc-samples-per-center must be >= 1");
   if (a.track_every < 0) throw InvalidArgument("--track-every must be >= 1");
-  if (a.threads < 0) throw InvalidArgument("--threads must be >= 0");
+  check_threads_option(a.threads);
   if (!(std::isfinite(a.beta) && a.beta > 0)) throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
   if (!(a.test_fraction >= 0 && a.test_fraction < 1)) throw InvalidArgument("--test-fraction must be in [0, 1)");
   if (!(std::isfinite(a.bin_size) && a.bin_size >= 0)) throw InvalidArgument("--bin-size must be a finite number > 0");

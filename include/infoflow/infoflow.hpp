@@ -95,10 +95,14 @@ struct Communicator {
 bool use_cuda_device(int index);
 int cuda_device_count();  // 0 without CUDA or a driver
 
+inline constexpr int kMaxThreads = 1024;
+
 struct ComputeOptions {
   Backend backend = Backend::Auto;
   const Communicator* comm = nullptr;  // null: this process does the whole job
-  int threads = 0;  // cpu backend: 0 = all hardware threads
+  // cpu backend: 0 = all hardware threads, at most kMaxThreads (OpenMP puts per-thread
+  // team data on the caller's stack: ~10^5 threads overflow it and crash).
+  int threads = 0;
   // Pruning of far centre tiles: each log-sum-exp may be low by at most `tolerance`
   // (relative error of the sum, a proven bound); 0 evaluates every pair exactly. The
   // reference backend is always exact.

@@ -326,6 +326,8 @@ def test_bad_values():
         infoflow.mutual_information([(np.eye(3), np.zeros(3), "softmax")] * 2, np.zeros((4, 3)), beta=1)
     with pytest.raises(ValueError, match="samples_per_center must be >= 1"):
         infoflow.mixture_entropy(np.zeros((3, 2)), 1.0, samples_per_center=0)
+    with pytest.raises(ValueError, match=r"threads must be between 0 \(all cores\) and 1024, got 100000"):
+        infoflow.mixture_entropy(np.zeros((3, 2)), 1.0, threads=100000)
     with pytest.raises(ValueError, match="at most one of"):
         infoflow.mutual_information(small_model(), np.zeros((4, 3)), beta=1, mc_queries=10,
                                     target_stderr=0.1)
