@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
-# Fuzzes the .npy, .csv and safetensors readers with libFuzzer under ASan + UBSan, each for
-# $1 seconds (default 60), starting from the seed corpora in tests/fuzz/corpus/<target>.
-# New crashing inputs land in build-fuzz/crashes/; add them to the corpus as regression
-# inputs once fixed. Needs clang (Debian: clang, libclang-rt-dev).
+# Fuzzes the .npy, .csv and safetensors readers and the command line with libFuzzer under
+# ASan + UBSan, each for $1 seconds (default 60), starting from the seed corpora in
+# tests/fuzz/corpus/<target>. Prints the executions run and the coverage reached; exits
+# non-zero on any crash, leak, sanitizer report or timeout, whose input lands in
+# build-hardening/crashes/ (fix it, then add it to the corpus as a regression input).
+# Needs clang, libclang-rt-14-dev and libomp-14-dev (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-mkdir -p build-fuzz/crashes
-srcs=(host/io/npy.cpp host/io/csv.cpp host/io/matrix_file.cpp host/io/safetensors.cpp host/nn/network.cpp)
-for target in npy csv safetensors; do
-  clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -DINFOFLOW_FUZZ_TARGET="\"$target\"" -Iinclude -Ihost "${srcs[@]}" tests/fuzz/fuzz_readers.cpp \
-    -o "build-fuzz/fuzz_$target"
-  mkdir -p "build-fuzz/corpus_$target"
-  echo "fuzzing $target for ${seconds}s"
-  "build-fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
-    -artifact_prefix=build-fuzz/crashes/"$target"- "build-fuzz/corpus_$target" "tests/fuzz/corpus/$target" 2>&1 |
-    grep -E "^#[0-9]+.*DONE|cov:|ERROR|SUMMARY" | tail -2
+dir=build-hardening
+# The same configuration as scripts/test-sanitizers.sh, so the two share one build.
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only" \
+  -DCMAKE_CXX_COMPILER=clang++ -DINFOFLOW_ENABLE_CUDA=OFF -DINFOFLOW_BUILD_BENCH=OFF \
+  -DINFOFLOW_SANITIZE=address,undefined -DINFOFLOW_FUZZ=ON -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined" >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target fuzz_npy fuzz_csv fuzz_safetensors fuzz_cli
+root=$PWD  # absolute paths: the CLI harness works in a scratch directory
+mkdir -p "$dir/crashes"
+status=0
+for target in npy csv safetensors cli; do
+  mkdir -p "$dir/corpus_$target"
+  log="$dir/fuzz_$target.log"
+  # -close_fd_mask=3: the CLI's own stdout/stderr would swamp the log and slow it down.
+  if "$dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+       -timeout=20 -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$root/$dir/crashes/$target-" \
+       "$root/$dir/corpus_$target" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1; then
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+    echo "fuzz $target: ${seconds}s, $runs executions, $cov edges, no crash"
+  else
+    echo "fuzz $target: FAILED (input in $dir/crashes/); the report:"
+    grep -E "ERROR|SUMMARY|^ *#[0-9]+ " "$log" | head -30
+    status=1
+  fi
 done
+exit $status

@@ -15,6 +15,7 @@ packages=(
   python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
   python3-matplotlib                           # infoflow plot
   python3-torch                                # infoflow.torch and examples/mnist (CPU)
+  clang libclang-rt-14-dev libomp-14-dev       # hardening: sanitizers, libFuzzer, TSan with Archer
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
-# Builds the CPU library, CLI and tests under AddressSanitizer + UndefinedBehaviorSanitizer
-# (or the sanitizers given as $1, e.g. `thread`) in build-san/ and runs the whole suite.
-# UBSan findings abort the run (-fno-sanitize-recover).
+# Builds the CPU library, CLI and tests with clang under sanitizers and runs the whole suite.
+#   scripts/test-sanitizers.sh                   AddressSanitizer + UndefinedBehaviorSanitizer
+#                                                (build-hardening/, shared with scripts/fuzz.sh)
+#   scripts/test-sanitizers.sh thread            ThreadSanitizer (build-tsan/)
+# UBSan findings abort (-fno-sanitize-recover). ThreadSanitizer runs with Archer, the
+# OpenMP tool of LLVM's libomp that tells TSan about OpenMP's barriers and reductions, so
+# that every report is a real race; OMP_NUM_THREADS=4 puts more threads than cores.
+# Needs clang, libclang-rt-14-dev and libomp-14-dev (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 san=${1:-address,undefined}
-dir=build-san-${san//,/-}
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFOFLOW_ENABLE_CUDA=OFF \
-  -DINFOFLOW_BUILD_BENCH=OFF -DINFOFLOW_SANITIZE="$san" \
-  -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined" >/dev/null
-cmake --build "$dir" -j"$(nproc)"
-ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+# -O1 with line tables: a third faster to build than -O2 -g (1.9 vs 2.5 min here), the
+# suite no slower, and every report still has file:line.
+common=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only"
+        -DCMAKE_CXX_COMPILER=clang++ -DINFOFLOW_ENABLE_CUDA=OFF -DINFOFLOW_BUILD_BENCH=OFF
+        -DINFOFLOW_SANITIZE="$san")
+case "$san" in
+  address,undefined)
+    dir=build-hardening
+    cmake -S . -B "$dir" "${common[@]}" -DINFOFLOW_FUZZ=ON \
+      -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined" >/dev/null
+    export UBSAN_OPTIONS=print_stacktrace=1 ;;
+  thread)
+    dir=build-tsan
+    cmake -S . -B "$dir" "${common[@]}" -DINFOFLOW_ENABLE_MPI=OFF >/dev/null
+    archer=$(clang++ -print-file-name=libarcher.so)
+    [ -f "$archer" ] || archer=/usr/lib/llvm-$(clang++ -dumpversion | cut -d. -f1)/lib/libarcher.so
+    [ -f "$archer" ] || { echo "test-sanitizers: libarcher.so not found (apt-get install libomp-14-dev)" >&2; exit 1; }
+    export OMP_TOOL_LIBRARIES=$archer OMP_NUM_THREADS=4
+    export TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" ;;
+  *) echo "test-sanitizers: unknown sanitizers '$san' (address,undefined or thread)" >&2; exit 2 ;;
+esac
+cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
+echo "test-sanitizers: $san: running the suite"
+ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900

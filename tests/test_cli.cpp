@@ -78,6 +78,8 @@ TEST_F(Cli, BadInputs) {
   expect_error("entropy --input " + npy("t.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", std::string(40, '\0')) + " --sigma 1", "t.npy");
   expect_error("entropy --input " + file("nan.csv", "0,1\nnan,2\n") + " --sigma 1", "nan.csv");
   expect_error("entropy --input " + file("empty.csv", "") + " --sigma 1", "empty.csv");
+  expect_error("entropy --input " + file("ragged.csv", "0,1\n2\n") + " --sigma 1", "ragged.csv");
+  expect_error("entropy --input " + file("words.csv", "0,1\n2,abc\n") + " --sigma 1", "words.csv");
   expect_error("entropy --input " + file("junk.npy", std::string("\x00\x01\x02garbage", 10)) + " --sigma 1", "junk.npy");
   expect_error("entropy --input " + ok + " --sigma 0", "sigma");
   expect_error("entropy --input " + ok + " --sigma -2", "sigma");

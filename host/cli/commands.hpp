@@ -6,6 +6,9 @@
 
 namespace infoflow::cli {
 
+// The whole command line: parses argv, runs the chosen subcommand, returns the exit code.
+int run(int argc, char** argv);
+
 class MpiSession;
 // The process's MPI session (inactive in a plain run): rank, communicator, checkpoint.
 MpiSession& session();
