@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "lse_backends.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {
@@ -63,6 +64,47 @@ TEST(Pruning, WithinProvenBoundOfExact) {
       }
       EXPECT_LE(worst, std::log1p(tol) + 1e-6) << "d=" << d << " tol=" << tol;
       if (tol == 0.3) EXPECT_GT(worst, 1e-7) << "d=" << d << ": nothing was pruned";
+    }
+  }
+}
+
+// Whether the cpu backend takes its pruned path (rather than falling back to the exact
+// one) for log_density of c at sigma and tolerance; lse_cpu_pruned takes log2 units.
+bool takes_pruned_path(const Clustered& c, double sigma, double tolerance) {
+  const std::vector<float> q(c.queries.begin(), c.queries.end()), x(c.centers.begin(), c.centers.end());
+  const std::vector<float> log2_w(c.n, static_cast<float>(-std::log2(static_cast<double>(c.n))));
+  detail::LseProblemF32 p;
+  p.queries = q.data(), p.m = c.m, p.centers = x.data(), p.n = c.n, p.d = c.d;
+  p.log_weights = log2_w.data();
+  p.alpha = static_cast<float>(1 / (2 * sigma * sigma) / std::log(2.0));
+  p.tolerance = tolerance;
+  std::vector<double> out(c.m);
+  return detail::lse_cpu_pruned(p, {}, out.data(), 0, {});
+}
+
+TEST(Pruning, SpreadDataInHigherDimensionsWithinProvenBound) {
+  // The benchmark's dense workload, smaller: centres tanh(2 N(0,1)) in d = 10 and 16,
+  // queries = centres + 0.1 N(0,1). At sigma = 0.1 most pairs are negligible, but a block
+  // of queries spans most of the space, so only the walk's per-query test can skip them:
+  // the pruned path must be taken, and stay within the bound (the skipped mass is far
+  // below it here). At sigma = 1 every pair matters: it must fall back to the exact path.
+  for (std::size_t d : {10, 16}) {
+    const std::size_t n = 8000;
+    std::mt19937_64 gen(d);
+    std::normal_distribution<double> normal;
+    Clustered c;
+    c.n = c.m = n, c.d = d;
+    for (std::size_t i = 0; i < n * d; ++i) c.centers.push_back(std::tanh(2 * normal(gen)));
+    for (std::size_t i = 0; i < n * d; ++i) c.queries.push_back(c.centers[i] + 0.1 * normal(gen));
+    EXPECT_TRUE(takes_pruned_path(c, 0.1, 1e-6)) << "d=" << d;
+    EXPECT_FALSE(takes_pruned_path(c, 1.0, 1e-6)) << "d=" << d;
+    const auto exact = lse(c, 0.1, 0.0);
+    for (double tol : {1e-6, 0.3}) {
+      const auto pruned = lse(c, 0.1, tol);
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_LE(pruned[i], exact[i] + 1e-6) << "d=" << d << " tol=" << tol << " query " << i;
+        EXPECT_GE(pruned[i], exact[i] - std::log1p(tol) - 1e-6) << "d=" << d << " tol=" << tol << " query " << i;
+      }
     }
   }
 }

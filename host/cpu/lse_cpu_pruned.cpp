@@ -20,40 +20,44 @@
 namespace infoflow::detail {
 namespace {
 
+// The box tree over one segment's centres, already in k-d order with leaves of
+// kPruneTile (the packed tiles): the hierarchy of kd_split rebuilt from the same split
+// rule, with boxes and largest weights merged from the leaves up, so that every row is
+// read once.
 struct TreeBuilder {
-  const float* x;    // the segment's centres (local rows), d columns
-  const float* lw;   // their log-weights
+  const float* x;   // the segment's ordered centres, d columns
+  const float* lw;  // their log-weights
   std::size_t d, tile_base;
   TileTree& tree;
 
-  // Node over perm[b, e): box, largest weight, then a split along the widest dimension
-  // at a multiple of kPruneTile so that leaves are exactly the packed tiles.
-  std::uint32_t build(std::uint32_t* perm, std::size_t b, std::size_t e) {
+  std::uint32_t build(std::size_t b, std::size_t e) {  // rows [b, e)
     const auto id = static_cast<std::uint32_t>(tree.left.size());
     tree.left.push_back(TileTree::kNone), tree.right.push_back(TileTree::kNone);
     tree.tile_begin.push_back(static_cast<std::uint32_t>(tile_base + b / kPruneTile));
     tree.tile_end.push_back(static_cast<std::uint32_t>(tile_base + (e + kPruneTile - 1) / kPruneTile));
-    float lw_max = -std::numeric_limits<float>::infinity();
-    std::vector<float> lo(d, std::numeric_limits<float>::max()), hi(d, -std::numeric_limits<float>::max());
-    for (std::size_t i = b; i < e; ++i) {
-      lw_max = std::max(lw_max, lw[perm[i]]);
-      for (std::size_t k = 0; k < d; ++k) {
-        lo[k] = std::min(lo[k], x[perm[i] * d + k]), hi[k] = std::max(hi[k], x[perm[i] * d + k]);
+    tree.lo.resize(tree.lo.size() + d), tree.hi.resize(tree.hi.size() + d);
+    tree.lw_max.push_back(0);
+    float* lo = &tree.lo[id * d];
+    if (e - b <= kPruneTile) {
+      float* hi = &tree.hi[id * d];
+      std::fill_n(lo, d, std::numeric_limits<float>::max());
+      std::fill_n(hi, d, -std::numeric_limits<float>::max());
+      float lw_max = -std::numeric_limits<float>::infinity();
+      for (std::size_t i = b; i < e; ++i) {
+        lw_max = std::max(lw_max, lw[i]);
+        for (std::size_t k = 0; k < d; ++k) lo[k] = std::min(lo[k], x[i * d + k]), hi[k] = std::max(hi[k], x[i * d + k]);
       }
+      tree.lw_max[id] = lw_max;
+      return id;
     }
-    tree.lo.insert(tree.lo.end(), lo.begin(), lo.end());
-    tree.hi.insert(tree.hi.end(), hi.begin(), hi.end());
-    tree.lw_max.push_back(lw_max);
-    if (e - b <= kPruneTile) return id;
-    std::size_t widest = 0;
-    for (std::size_t k = 1; k < d; ++k) widest = (hi[k] - lo[k] > hi[widest] - lo[widest]) ? k : widest;
-    const std::size_t n = e - b;
-    const std::size_t half = std::max<std::size_t>(1, (n / 2 + kPruneTile / 2) / kPruneTile) * kPruneTile;
-    std::nth_element(perm + b, perm + b + half, perm + e, [&](std::uint32_t u, std::uint32_t v) {
-      return x[u * d + widest] < x[v * d + widest];
-    });
-    const std::uint32_t l = build(perm, b, b + half), r = build(perm, b + half, e);
+    const std::size_t mid = b + kd_split_point(e - b, kPruneTile);
+    const std::uint32_t l = build(b, mid), r = build(mid, e);
     tree.left[id] = l, tree.right[id] = r;
+    for (std::size_t k = 0; k < d; ++k) {  // the vectors may have grown: index afresh
+      tree.lo[id * d + k] = std::min(tree.lo[l * d + k], tree.lo[r * d + k]);
+      tree.hi[id * d + k] = std::max(tree.hi[l * d + k], tree.hi[r * d + k]);
+    }
+    tree.lw_max[id] = std::max(tree.lw_max[l], tree.lw_max[r]);
     return id;
   }
 };
@@ -62,6 +66,39 @@ struct Block {
   std::size_t segment, row, rows;  // rows of the k-d ordered queries
 };
 
+// Whether pruning can pay, judged before anything is ordered: for a few queries spread
+// over the work, the fraction of centres whose term is within log2(tolerance / n) of the
+// query's largest, which no correct pruning can skip. If it exceeds kProbeMaxFraction on
+// average, the exact path runs (dense data with every pair counting, e.g. sigma of the
+// data's scale) having paid ~2^22 flops instead of the ordering and the probe.
+bool pruning_can_pay(const LseProblemF32& p, SegmentsView seg) {
+  const std::size_t d = p.d;
+  const std::size_t queries = std::clamp<std::size_t>((std::size_t{1} << 22) / std::max<std::size_t>(p.n * d, 1), 2, kProbeBlocks);
+  double needed = 0;
+  std::size_t probed = 0;
+  std::vector<float> t;
+  for (std::size_t k = 0; k < queries && p.m > 0; ++k) {
+    const std::size_t row = k * p.m / queries;
+    const std::size_t s = std::upper_bound(seg.query_offsets, seg.query_offsets + seg.count + 1, row) - seg.query_offsets - 1;
+    const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
+    if (n == 0) continue;
+    const float* q = p.queries + row * d;
+    t.resize(n);
+    float top = -std::numeric_limits<float>::infinity();
+    for (std::size_t j = 0; j < n; ++j) {
+      const float* c = p.centers + (c0 + j) * d;
+      float d2 = 0;
+      for (std::size_t i = 0; i < d; ++i) d2 += (q[i] - c[i]) * (q[i] - c[i]);
+      t[j] = p.log_weights[c0 + j] - p.alpha * d2;
+      top = std::max(top, t[j]);
+    }
+    const float cut = static_cast<float>(top + std::log2(p.tolerance / static_cast<double>(n)));
+    needed += static_cast<double>(std::count_if(t.begin(), t.end(), [cut](float v) { return v >= cut; })) / n;
+    ++probed;
+  }
+  return probed == 0 || needed <= kProbeMaxFraction * probed;
+}
+
 }  // namespace
 
 // p arrives in log2 units (lse_cpu): so are the bounds and the threshold.
@@ -69,29 +106,40 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
                     const ProgressFn& progress) {
   const std::size_t whole_c[2] = {0, p.n}, whole_q[2] = {0, p.m}, d = p.d;
   if (seg.count == 0) seg = {whole_q, whole_c, 1};
-  // Centres: k-d order within each segment, a box tree over the resulting tiles.
+  if (!pruning_can_pay(p, seg)) return false;
+  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  // Centres and queries in k-d order within each segment: the 2 x segments orderings are
+  // independent, so they run in parallel (for one big segment: centres on one thread,
+  // queries on another).
   std::vector<float> centers(p.n * d), log_w(p.n), queries(p.m * d);
   std::vector<std::uint32_t> qperm(p.m);
+  const auto jobs = static_cast<std::ptrdiff_t>(2 * seg.count);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (std::ptrdiff_t job = 0; job < jobs; ++job) {
+    const auto s = static_cast<std::size_t>(job) % seg.count;
+    if (static_cast<std::size_t>(job) < seg.count) {
+      const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
+      const auto perm = kd_order(p.centers + c0 * d, n, d, kPruneTile);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::copy_n(p.centers + (c0 + perm[i]) * d, d, centers.begin() + (c0 + i) * d);
+        log_w[c0 + i] = p.log_weights[c0 + perm[i]];
+      }
+    } else {
+      const std::size_t q0 = seg.query_offsets[s], m = seg.query_offsets[s + 1] - q0;
+      const auto perm = kd_order(p.queries + q0 * d, m, d, kPruneQueries);
+      for (std::size_t i = 0; i < m; ++i) {
+        qperm[q0 + i] = static_cast<std::uint32_t>(q0 + perm[i]);
+        std::copy_n(p.queries + (q0 + perm[i]) * d, d, queries.begin() + (q0 + i) * d);
+      }
+    }
+  }
   TileTree tree;
   tree.d = d;
-  std::size_t tile_base = 0;
-  for (std::size_t s = 0; s < seg.count; ++s) {
+  for (std::size_t s = 0, tile_base = 0; s < seg.count; ++s) {
     const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
-    std::vector<std::uint32_t> perm(n);
-    for (std::size_t i = 0; i < n; ++i) perm[i] = static_cast<std::uint32_t>(i);
-    TreeBuilder b{p.centers + c0 * d, p.log_weights + c0, d, tile_base, tree};
-    tree.root.push_back(n > 0 ? b.build(perm.data(), 0, n) : TileTree::kNone);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::copy_n(p.centers + (c0 + perm[i]) * d, d, centers.begin() + (c0 + i) * d);
-      log_w[c0 + i] = p.log_weights[c0 + perm[i]];
-    }
+    TreeBuilder b{centers.data() + c0 * d, log_w.data() + c0, d, tile_base, tree};
+    tree.root.push_back(n > 0 ? b.build(0, n) : TileTree::kNone);
     tile_base += (n + kPruneTile - 1) / kPruneTile;
-    const std::size_t q0 = seg.query_offsets[s], m = seg.query_offsets[s + 1] - q0;
-    const auto qp = kd_order(p.queries + q0 * d, m, d, kPruneQueries);
-    for (std::size_t i = 0; i < m; ++i) {
-      qperm[q0 + i] = static_cast<std::uint32_t>(q0 + qp[i]);
-      std::copy_n(p.queries + (q0 + qp[i]) * d, d, queries.begin() + (q0 + i) * d);
-    }
   }
   const PackedCenters pc = pack_centers(centers.data(), log_w.data(), d, seg.center_offsets,
                                         seg.count, kPruneTile);
@@ -112,18 +160,24 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
                                                 sorted_out.data() + k.row);
     return std::pair<std::size_t, std::size_t>{folded, t1 - t0};
   };
+  // The probe: kProbeBlocks blocks spread over the work, in parallel like the rest.
   std::vector<char> probed(blocks.size(), 0);
   {
-    auto buf = hwy::AllocateAligned<float>(kMicroQueries * kPruneTile);
-    std::size_t folded = 0, total = 0;
     const std::size_t step = std::max<std::size_t>(1, blocks.size() / kProbeBlocks);
-    for (std::size_t i = 0; i < blocks.size(); i += step) {
-      const auto [f, t] = run_block(i, buf.get());
-      folded += f, total += t, probed[i] = 1;
+    const auto probes = static_cast<std::ptrdiff_t>((blocks.size() + step - 1) / step);
+    std::size_t folded = 0, total = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : folded, total)
+    {
+      auto buf = hwy::AllocateAligned<float>(kMicroQueries * kPruneTile);
+#pragma omp for schedule(dynamic, 1)
+      for (std::ptrdiff_t k = 0; k < probes; ++k) {
+        const std::size_t i = static_cast<std::size_t>(k) * step;
+        const auto [f, t] = run_block(i, buf.get());
+        folded += f, total += t, probed[i] = 1;
+      }
     }
     if (folded > kProbeMaxFraction * total) return false;
   }
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
   std::atomic<std::size_t> done{0};
   const auto report_every = std::max<std::size_t>(1, blocks.size() / 200);
 #pragma omp parallel num_threads(nt)
