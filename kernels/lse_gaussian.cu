@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/chunk_fallback.hpp"
 #include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
 
@@ -321,7 +322,7 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
     throw InvalidArgument("CUDA backend: " + std::to_string(p.n) + " x " + std::to_string(p.d) +
                           " centres exceed its limits (d <= 2^24, n < 2^37)");
 
-  const std::size_t rows_per_launch = plan_rows_per_launch(p);
+  const std::size_t planned_rows = plan_rows_per_launch(p);
   const std::size_t d = p.d, dp = padded_dim(d), n_pad = round_up(p.n, kTileC);
   // Fold log2(e) into the weights and alpha once, so the kernel's exponent is already in
   // log2 units and 2^x needs no extra multiply per pair. Padded centres get weight 0.
@@ -332,12 +333,31 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
 
   auto dc = device_alloc<float>(n_pad * dp);
   auto dlw = device_alloc<float>(n_pad);
-  // Flat staging for uploads: a query chunk, or a slab of centre rows.
-  const std::size_t flat_floats =
-      std::max({rows_per_launch * d, std::min(p.n * d, kCentreStagingFloats), d});
-  auto dflat = device_alloc<float>(flat_floats);
-  auto dq = device_alloc<float>(round_up(rows_per_launch, kThreads) * dp);
-  auto dout = device_alloc<double>(rows_per_launch);
+  // The query chunk's buffers: on an out-of-memory refusal, smaller chunks (see
+  // cuda/chunk_fallback.hpp); the centres above must fit whole, and plan_rows_per_launch
+  // has said so with sizes if they cannot.
+  std::size_t rows_per_launch = planned_rows;
+  std::size_t flat_floats = 0;
+  DeviceBuffer<float> dflat, dq;
+  DeviceBuffer<double> dout;
+  for (;;) {
+    // Flat staging for uploads: a query chunk, or a slab of centre rows.
+    flat_floats = std::max({rows_per_launch * d, std::min(p.n * d, kCentreStagingFloats), d});
+    void *f = nullptr, *q = nullptr, *o = nullptr;
+    const cudaError_t e[3] = {cudaMalloc(&f, flat_floats * sizeof(float)),
+                              cudaMalloc(&q, round_up(rows_per_launch, kThreads) * dp * sizeof(float)),
+                              cudaMalloc(&o, std::max<std::size_t>(rows_per_launch, 1) * sizeof(double))};
+    dflat.reset(static_cast<float*>(f)), dq.reset(static_cast<float*>(q)), dout.reset(static_cast<double*>(o));
+    if (e[0] == cudaSuccess && e[1] == cudaSuccess && e[2] == cudaSuccess) break;
+    const cudaError_t err = e[0] != cudaSuccess ? e[0] : e[1] != cudaSuccess ? e[1] : e[2];
+    const std::size_t next = smaller_chunk(rows_per_launch, kThreads);
+    if (err != cudaErrorMemoryAllocation || next == 0) {
+      throw_cuda_error(err, "cudaMalloc (query chunk buffers)", __FILE__, __LINE__);
+    }
+    cudaGetLastError();
+    dflat.reset(), dq.reset(), dout.reset();
+    rows_per_launch = next;
+  }
   INFOFLOW_CUDA_CHECK(
       cudaMemcpy(dlw.get(), log2_w.data(), n_pad * sizeof(float), cudaMemcpyHostToDevice));
   for (std::size_t j = 0; j < p.n; j += flat_floats / d) {

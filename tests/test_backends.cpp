@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cuda/chunk_fallback.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {
@@ -132,6 +133,22 @@ TEST(BackendSelection, NamesRoundTrip) {
     EXPECT_EQ(parse_backend(backend_name(b)), b);
   }
   EXPECT_THROW(parse_backend("gpu"), InvalidArgument);
+}
+
+// The GPU's out-of-memory fallback (kernels/lse_gaussian.cu) shrinks its query chunk
+// by halves in whole blocks until one block fails too.
+TEST(GpuOutOfMemory, ChunksShrinkByHalvesInWholeBlocks) {
+  std::vector<std::size_t> seen;
+  for (std::size_t rows = 1000000; rows != 0; rows = detail::smaller_chunk(rows, 128)) seen.push_back(rows);
+  ASSERT_GE(seen.size(), 3u);
+  EXPECT_EQ(seen[1], 499968u);  // 1e6 / 2 rounded down to a multiple of 128
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i] % 128, 0u);
+    EXPECT_LT(seen[i], seen[i - 1]);
+    EXPECT_GE(seen[i], seen[i - 1] / 2 - 128);
+  }
+  EXPECT_EQ(seen.back(), 128u);
+  EXPECT_EQ(detail::smaller_chunk(100, 128), 0u);  // less than one block: nothing smaller
 }
 
 TEST(InputChecks, RejectBadArguments) {

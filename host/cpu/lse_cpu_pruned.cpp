@@ -37,8 +37,8 @@ struct TreeBuilder {
     tree.tile_end.push_back(static_cast<std::uint32_t>(tile_base + (e + kPruneTile - 1) / kPruneTile));
     tree.lo.resize(tree.lo.size() + d), tree.hi.resize(tree.hi.size() + d);
     tree.lw_max.push_back(0);
-    float* lo = &tree.lo[id * d];
     if (e - b <= kPruneTile) {
+      float* lo = &tree.lo[id * d];
       float* hi = &tree.hi[id * d];
       std::fill_n(lo, d, std::numeric_limits<float>::max());
       std::fill_n(hi, d, -std::numeric_limits<float>::max());
