@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cuda/chunk_fallback.hpp"
+#include "cuda/segment_layout.hpp"
 #include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
 
@@ -142,21 +143,31 @@ __device__ __forceinline__ void online_update(float (&acc)[kTileC], const float*
 
 // DC: dims per chunk. kStageQueries: d > DC, so the query chunk is re-read for every
 // tile and is staged in shared memory with coalesced loads; otherwise the whole query
-// row (dp4 == DC / 4) sits in registers for the kernel's lifetime. queries holds
-// gridDim.x * kThreads padded rows, centers and log2_w n_tiles * kTileC.
+// row (dp4 == DC / 4) sits in registers for the kernel's lifetime.
+// One mixture (tasks == nullptr): queries holds gridDim.x * kThreads padded rows, centers
+// and log2_w n_tiles * kTileC, and row r's result goes to out[r] for r < m. Segments: block
+// b does tasks[b] (cuda/segment_layout.hpp), its rows, its segment's centres, its results'
+// place; m and n_tiles are unused.
 template <int DC, bool kStageQueries>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     lse_gaussian_kernel(const float4* __restrict__ queries, int m,
                         const float4* __restrict__ centers, int n_tiles,
                         const float* __restrict__ log2_w, int dp4, float alpha2,
-                        double* __restrict__ out) {
+                        double* __restrict__ out, const SegmentTask* __restrict__ tasks) {
   static_assert(DC % 4 == 0 && kTileC <= kThreads, "float4 chunks; one thread per weight");
   constexpr int kDc4 = DC / 4, kQPitch4 = kDc4 + kQueryPad4;
   __shared__ float4 cs[kTileC * kDc4];
   __shared__ float ls[kTileC];
   __shared__ float4 qs[kStageQueries ? kThreads * kQPitch4 : 1];
-  const int row = static_cast<int>(blockIdx.x) * kThreads + static_cast<int>(threadIdx.x);
-  const float4* block_q = queries + static_cast<long long>(blockIdx.x) * kThreads * dp4;
+  long long first_row = static_cast<long long>(blockIdx.x) * kThreads, out_row = first_row;
+  long long valid = m - first_row;
+  if (tasks != nullptr) {  // block-uniform
+    const SegmentTask task = tasks[blockIdx.x];
+    first_row = static_cast<long long>(task.query_row), out_row = static_cast<long long>(task.out_row);
+    valid = task.rows, n_tiles = static_cast<int>(task.center_tiles);
+    centers += static_cast<long long>(task.center_row) * dp4, log2_w += task.center_row;
+  }
+  const float4* block_q = queries + first_row * dp4;
 
   float q[DC];
 #pragma unroll
@@ -189,9 +200,9 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     }
     online_update(acc, ls, alpha2, run_max, run_sum);
   }
-  if (row < m)
-    out[row] = run_max == -CUDART_INF_F ? -CUDART_INF
-                                        : static_cast<double>(run_max) * kLn2 + log(run_sum);
+  if (static_cast<long long>(threadIdx.x) < valid)
+    out[out_row + threadIdx.x] = run_max == -CUDART_INF_F ? -CUDART_INF
+                                                          : static_cast<double>(run_max) * kLn2 + log(run_sum);
 }
 
 // dst (rows_pad x dp) = src (rows x d) with zeros in the padding.
@@ -279,15 +290,17 @@ void upload_padded(const float* host, std::size_t rows, std::size_t rows_pad, st
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
 
+// One mixture: rows queries against n_pad centres. With tasks (segments), one block per
+// task instead, and rows is the number of tasks.
 void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const float* dlw,
-            std::size_t d, float alpha2, double* dout) {
-  const unsigned blocks = static_cast<unsigned>((rows + kThreads - 1) / kThreads);
+            std::size_t d, float alpha2, double* dout, const SegmentTask* tasks = nullptr) {
+  const unsigned blocks = static_cast<unsigned>(tasks ? rows : (rows + kThreads - 1) / kThreads);
   const auto* q4 = reinterpret_cast<const float4*>(dq);  // cudaMalloc: 256-byte aligned
   const auto* c4 = reinterpret_cast<const float4*>(dc);
   const auto n_tiles = static_cast<int>(n_pad / kTileC);
   const int dp4 = static_cast<int>(padded_dim(d) / 4);
   auto run = [&](auto kernel) {
-    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout);
+    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout, tasks);
   };
   if (d <= kDcSmall)
     run(lse_gaussian_kernel<kDcSmall, false>);
@@ -378,15 +391,74 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   }
 }
 
+
+// Every segment in one pass: the padded layout of cuda/segment_layout.hpp goes up in one
+// copy per array and one kernel launch covers a slice of ~2^38 pair-dims of tasks (one
+// slice for the SP estimator's conditional mixtures). Returns false, having written
+// nothing, when the layout does not fit the device's free memory.
+bool lse_cuda_segments(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
+  const std::size_t d = p.d, dp = padded_dim(d);
+  const SegmentLayout l = segment_layout(seg, kThreads, kTileC);
+  if (l.tasks.empty()) return true;  // no queries
+  std::size_t free_b = 0, total_b = 0;
+  INFOFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const std::size_t need = (l.query_rows + l.center_rows) * dp * sizeof(float) +
+                           l.center_rows * sizeof(float) + p.m * sizeof(double) +
+                           l.tasks.size() * sizeof(SegmentTask) + kMemHeadroom;
+  if (need > free_b || l.center_rows / kTileC >= static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return false;
+  }
+  const auto hq = pad_segment_rows(p.queries, d, dp, seg.query_offsets, seg.count, l.query_row, l.query_rows);
+  const auto hc = pad_segment_rows(p.centers, d, dp, seg.center_offsets, seg.count, l.center_row, l.center_rows);
+  const auto hw = pad_segment_log2_weights(p.log_weights, seg.center_offsets, seg.count, l.center_row,
+                                           l.center_rows);
+  auto dq = device_alloc<float>(hq.size());
+  auto dc = device_alloc<float>(hc.size());
+  auto dw = device_alloc<float>(hw.size());
+  auto dt = device_alloc<SegmentTask>(l.tasks.size());
+  auto dout = device_alloc<double>(p.m);
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dq.get(), hq.data(), hq.size() * sizeof(float), cudaMemcpyHostToDevice));
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dc.get(), hc.data(), hc.size() * sizeof(float), cudaMemcpyHostToDevice));
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dw.get(), hw.data(), hw.size() * sizeof(float), cudaMemcpyHostToDevice));
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dt.get(), l.tasks.data(), l.tasks.size() * sizeof(SegmentTask),
+                                 cudaMemcpyHostToDevice));
+  const auto alpha2 = static_cast<float>(static_cast<double>(p.alpha) * kLog2e);
+  const std::size_t max_tasks = std::numeric_limits<int>::max();
+  for (std::size_t t0 = 0; t0 < l.tasks.size();) {
+    double work = 0;
+    std::size_t t1 = t0;
+    while (t1 < l.tasks.size() && t1 - t0 < max_tasks &&
+           (t1 == t0 || work < kPairDimsPerLaunch)) {
+      work += double(kThreads) * l.tasks[t1].center_tiles * kTileC * dp;
+      ++t1;
+    }
+    launch(dq.get(), static_cast<int>(t1 - t0), dc.get(), 0, dw.get(), d, alpha2, dout.get(),
+           dt.get() + t0);
+    if (progress) {
+      INFOFLOW_CUDA_CHECK(cudaDeviceSynchronize());
+      progress(static_cast<double>(t1) / l.tasks.size());
+    }
+    t0 = t1;
+  }
+  // Synchronous copy: also where asynchronous kernel faults surface.
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(out, dout.get(), p.m * sizeof(double), cudaMemcpyDeviceToHost));
+  return true;
+}
+
 }  // namespace
 
-// Segments run as consecutive launches of the whole-problem kernel for now.
-// TODO(issue 7): a segmented kernel with a (segment, query block) table, one launch.
 void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
   if (seg.count <= 1) {
     lse_cuda_whole(p, out, progress);
     return;
   }
+  std::string reason;
+  if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
+  if (p.d > kMaxDim) {
+    throw InvalidArgument("CUDA backend: d = " + std::to_string(p.d) + " exceeds its limit (d <= 2^24)");
+  }
+  if (lse_cuda_segments(p, seg, out, progress)) return;
+  // Too big for one pass: one segment at a time, each streamed as its own mixture.
   for (std::size_t s = 0; s < seg.count; ++s) {
     LseProblemF32 sub = p;
     const std::size_t q0 = seg.query_offsets[s], c0 = seg.center_offsets[s];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cuda/chunk_fallback.hpp"
+#include "cuda/segment_layout.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {
@@ -149,6 +150,65 @@ TEST(GpuOutOfMemory, ChunksShrinkByHalvesInWholeBlocks) {
   }
   EXPECT_EQ(seen.back(), 128u);
   EXPECT_EQ(detail::smaller_chunk(100, 128), 0u);  // less than one block: nothing smaller
+}
+
+// The CUDA backend's one-launch layout for many mixtures (kernels/lse_gaussian.cu), run
+// on the host exactly as the kernel addresses it (block b does tasks[b]; thread i < rows
+// reads padded query row query_row + i, folds center_tiles tiles from center_row, writes
+// out[out_row + i]), against the float64 reference segment by segment. Segments: empty
+// of queries, empty of centres, more queries than a block, centres not filling a tile.
+TEST(CudaSegments, OneLaunchLayoutMatchesReference) {
+  const std::size_t d = 3, dp = 4;
+  const std::size_t q_off[] = {0, 5, 5, 12, 13, 13 + 300};
+  const std::size_t c_off[] = {0, 7, 70, 70, 71, 71 + 130};
+  const std::size_t count = 5, m = q_off[count], n = c_off[count];
+  const auto q = testing::random_matrix(m, d, 3), c = testing::random_matrix(n, d, 4);
+  std::vector<float> qf(q.begin(), q.end()), cf(c.begin(), c.end()), lw(n);
+  for (std::size_t s = 0; s < count; ++s) {
+    for (std::size_t j = c_off[s]; j < c_off[s + 1]; ++j) lw[j] = static_cast<float>(-std::log(double(c_off[s + 1] - c_off[s])) + 0.01 * j);
+  }
+  const double alpha = 0.7;
+  for (std::size_t block : {128u, 4u}) {
+    const std::size_t tile = block == 128 ? 64 : 3;
+    const detail::SegmentLayout l = detail::segment_layout({q_off, c_off, count}, block, tile);
+    const auto hq = detail::pad_segment_rows(qf.data(), d, dp, q_off, count, l.query_row, l.query_rows);
+    const auto hc = detail::pad_segment_rows(cf.data(), d, dp, c_off, count, l.center_row, l.center_rows);
+    const auto hw = detail::pad_segment_log2_weights(lw.data(), c_off, count, l.center_row, l.center_rows);
+    std::vector<double> out(m, std::nan(""));
+    std::vector<int> writes(m, 0);
+    for (const detail::SegmentTask& t : l.tasks) {
+      ASSERT_LE(t.rows, block);
+      for (std::size_t i = 0; i < t.rows; ++i) {
+        double top = -HUGE_VAL, sum = 0;
+        std::vector<double> e;
+        for (std::size_t j = t.center_row; j < t.center_row + std::size_t{t.center_tiles} * tile; ++j) {
+          double d2 = 0;
+          for (std::size_t k = 0; k < dp; ++k) {
+            const double diff = double(hq[(t.query_row + i) * dp + k]) - hc[j * dp + k];
+            d2 += diff * diff;
+          }
+          e.push_back(hw[j] - alpha / std::log(2.0) * d2);  // log2 units, as the kernel
+          top = std::max(top, e.back());
+        }
+        for (double v : e) sum += std::exp2(v - top);
+        out[t.out_row + i] = e.empty() || top == -HUGE_VAL ? -HUGE_VAL : (top + std::log2(sum)) * std::log(2.0);
+        ++writes[t.out_row + i];
+      }
+    }
+    for (std::size_t s = 0; s < count; ++s) {
+      const std::size_t ms = q_off[s + 1] - q_off[s], ns = c_off[s + 1] - c_off[s];
+      std::vector<double> ref(ms), lw_s(lw.begin() + c_off[s], lw.begin() + c_off[s + 1]);
+      if (ns > 0) detail::lse_reference(q.data() + q_off[s] * d, ms, c.data() + c_off[s] * d, ns, lw_s.data(), d, alpha, ref.data());
+      for (std::size_t i = 0; i < ms; ++i) {
+        EXPECT_EQ(writes[q_off[s] + i], 1) << "block " << block << " segment " << s << " query " << i;
+        if (ns == 0) {
+          EXPECT_EQ(out[q_off[s] + i], -HUGE_VAL);
+        } else {
+          EXPECT_NEAR(out[q_off[s] + i], ref[i], 1e-5 * (1 + std::abs(ref[i]))) << "block " << block << " segment " << s;
+        }
+      }
+    }
+  }
 }
 
 TEST(InputChecks, RejectBadArguments) {
