@@ -327,10 +327,14 @@ bool cuda_device_usable(std::string* reason) {
 
 namespace {
 
-void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress) {
-  if (p.m == 0) return;
+void require_usable_device() {
   std::string reason;
   if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
+}
+
+void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress) {
+  if (p.m == 0) return;
+  require_usable_device();
   if (p.d > kMaxDim || p.n / kTileC >= static_cast<std::size_t>(std::numeric_limits<int>::max()))
     throw InvalidArgument("CUDA backend: " + std::to_string(p.n) + " x " + std::to_string(p.d) +
                           " centres exceed its limits (d <= 2^24, n < 2^37)");
@@ -338,10 +342,10 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   const std::size_t planned_rows = plan_rows_per_launch(p);
   const std::size_t d = p.d, dp = padded_dim(d), n_pad = round_up(p.n, kTileC);
   // Fold log2(e) into the weights and alpha once, so the kernel's exponent is already in
-  // log2 units and 2^x needs no extra multiply per pair. Padded centres get weight 0.
-  std::vector<float> log2_w(n_pad, -std::numeric_limits<float>::infinity());
-  for (std::size_t j = 0; j < p.n; ++j)
-    log2_w[j] = static_cast<float>(static_cast<double>(p.log_weights[j]) * kLog2e);
+  // log2 units and 2^x needs no extra multiply per pair. Padded centres get weight 0: the
+  // layout of one segment.
+  const std::size_t whole[2] = {0, p.n};
+  const std::vector<float> log2_w = pad_segment_log2_weights(p.log_weights, whole, 1, {0}, n_pad);
   const auto alpha2 = static_cast<float>(static_cast<double>(p.alpha) * kLog2e);
 
   auto dc = device_alloc<float>(n_pad * dp);
@@ -452,8 +456,7 @@ void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const Progr
     lse_cuda_whole(p, out, progress);
     return;
   }
-  std::string reason;
-  if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
+  require_usable_device();
   if (p.d > kMaxDim) {
     throw InvalidArgument("CUDA backend: d = " + std::to_string(p.d) + " exceeds its limit (d <= 2^24)");
   }

@@ -7,12 +7,10 @@
 # Needs clang, libclang-rt-14-dev and libomp-14-dev (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/hardening-config.sh
 seconds=${1:-60}
-dir=build-hardening
-# The same configuration as scripts/test-sanitizers.sh, so the two share one build.
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only" \
-  -DCMAKE_CXX_COMPILER=clang++ -DINFOFLOW_ENABLE_CUDA=OFF -DINFOFLOW_BUILD_BENCH=OFF \
-  -DINFOFLOW_SANITIZE=address,undefined -DINFOFLOW_FUZZ=ON -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined" >/dev/null
+dir=$hardening_dir
+configure_hardening
 cmake --build "$dir" -j"$(nproc)" --target fuzz_npy fuzz_csv fuzz_safetensors fuzz_cli
 root=$PWD  # absolute paths: the CLI harness works in a scratch directory
 mkdir -p "$dir/crashes"

@@ -3,8 +3,9 @@
 // why a tree beats brute force there. Here each segment's centres are ordered by k-d
 // splits into tiles of kPruneTile with a box tree above them, queries are ordered the
 // same way into blocks of kPruneQueries, and each block walks the tree best-first,
-// stopping with a proven bound on what it skipped (see LsePrunedBlock). Dense data
-// prunes nothing and pays only the walk: every tile is still folded exactly once.
+// stopping with a proven bound on what it skipped (see LsePrunedBlock). Data where
+// pruning cannot pay (most pairs matter) is recognised first, by pruning_can_pay before
+// anything is ordered or by the probe after, and runs the exact path instead.
 #include <omp.h>
 
 #include <algorithm>
@@ -66,6 +67,12 @@ struct Block {
   std::size_t segment, row, rows;  // rows of the k-d ordered queries
 };
 
+// The pruning threshold below a query's running max, log2 units: terms under it may be
+// skipped, n of them adding at most `tolerance` of the sum.
+double log2_tolerance_per_centre(double tolerance, std::size_t n) {
+  return std::log2(tolerance / static_cast<double>(n));
+}
+
 // Whether pruning can pay, judged before anything is ordered: for a few queries spread
 // over the work, the fraction of centres whose term is within log2(tolerance / n) of the
 // query's largest, which no correct pruning can skip. If it exceeds kProbeMaxFraction on
@@ -92,7 +99,7 @@ bool pruning_can_pay(const LseProblemF32& p, SegmentsView seg) {
       t[j] = p.log_weights[c0 + j] - p.alpha * d2;
       top = std::max(top, t[j]);
     }
-    const float cut = static_cast<float>(top + std::log2(p.tolerance / static_cast<double>(n)));
+    const float cut = static_cast<float>(top + log2_tolerance_per_centre(p.tolerance, n));
     needed += static_cast<double>(std::count_if(t.begin(), t.end(), [cut](float v) { return v >= cut; })) / n;
     ++probed;
   }
@@ -154,8 +161,9 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   auto run_block = [&](std::size_t i, float* buf) {
     const Block& k = blocks[i];
     const std::size_t t0 = pc.segment_tiles[k.segment], t1 = pc.segment_tiles[k.segment + 1];
-    const double n_s = static_cast<double>(seg.center_offsets[k.segment + 1] - seg.center_offsets[k.segment]);
-    const std::size_t folded = lse_pruned_block(pc, tree, tree.root[k.segment], std::log2(p.tolerance / n_s),
+    const std::size_t n_s = seg.center_offsets[k.segment + 1] - seg.center_offsets[k.segment];
+    const std::size_t folded = lse_pruned_block(pc, tree, tree.root[k.segment],
+                                                log2_tolerance_per_centre(p.tolerance, n_s),
                                                 queries.data() + k.row * d, k.rows, p.alpha, buf,
                                                 sorted_out.data() + k.row);
     return std::pair<std::size_t, std::size_t>{folded, t1 - t0};

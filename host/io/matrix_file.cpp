@@ -41,9 +41,8 @@ bool looks_like_text(const std::string& head) {
   });
 }
 
-}  // namespace
-
-Matrix read_matrix(const std::string& path) {
+// By content, as read_matrix documents; .npy files go to read_npy_file.
+Matrix read_by_content(const std::string& path, Matrix (*read_npy_file)(const std::string&)) {
   std::string head(4096, '\0');
   {
     std::ifstream f = internal::open_for_reading(path);
@@ -52,19 +51,15 @@ Matrix read_matrix(const std::string& path) {
   }
   const std::string ext = lower_extension(path);
   // A .npy name without the magic goes to read_npy too, which then says "bad magic".
-  if (head.compare(0, 6, "\x93NUMPY") == 0 || ext == ".npy") return read_npy(path);
+  if (head.compare(0, 6, "\x93NUMPY") == 0 || ext == ".npy") return read_npy_file(path);
   if (ext == ".csv" || ext == ".txt" || looks_like_text(head)) return read_csv(path);
   internal::fail(path, "not a .npy or .csv file (binary content without the .npy magic)");
 }
 
-Matrix map_matrix(const std::string& path) {
-  char magic[6] = {};
-  {
-    std::ifstream f = internal::open_for_reading(path);
-    f.read(magic, sizeof magic);
-  }
-  if (std::string(magic, sizeof magic) == "\x93NUMPY") return map_npy(path);
-  return read_matrix(path);
-}
+}  // namespace
+
+Matrix read_matrix(const std::string& path) { return read_by_content(path, read_npy); }
+
+Matrix map_matrix(const std::string& path) { return read_by_content(path, map_npy); }
 
 }  // namespace infoflow::io

@@ -1,0 +1,18 @@
+# Sourced by scripts/test-sanitizers.sh and scripts/fuzz.sh: the one configuration of the
+# clang sanitizer builds, so the ASan suite and the fuzzers share build-hardening/.
+# -O1 with line tables: a third faster to build than -O2 -g (1.9 vs 2.5 min here), the
+# suite no slower, and every report still has file:line.
+configure_sanitized() {  # SANITIZERS DIR [more cmake arguments]
+  local san=$1 dir=$2
+  shift 2
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only" \
+    -DCMAKE_CXX_COMPILER=clang++ -DINFOFLOW_ENABLE_CUDA=OFF -DINFOFLOW_BUILD_BENCH=OFF \
+    -DINFOFLOW_SANITIZE="$san" "$@" >/dev/null
+}
+
+# ASan + UBSan (findings abort: -fno-sanitize-recover) with the libFuzzer harnesses.
+hardening_dir=build-hardening
+configure_hardening() {
+  configure_sanitized address,undefined "$hardening_dir" -DINFOFLOW_FUZZ=ON \
+    -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined"
+}
