@@ -50,13 +50,19 @@ void lse_cpu(const LseProblemF32& p, SegmentsView segments, double* out, int thr
 bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView segments, double* out, int threads,
                     const ProgressFn& progress);
 
+// Whether pruning can pay for p (log2 units, as lse_cpu_pruned), judged on a few queries
+// before anything is ordered: false when most centres are within log2(tolerance / n) of
+// their largest term, so no correct pruning could skip them. Both fast backends ask it.
+bool pruning_can_pay(const LseProblemF32& p, SegmentsView segments);
+
 // The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its
 // float32 lanes.
 std::string cpu_simd_target();
 std::size_t cpu_simd_lanes();
 
 // Tiled CUDA kernel. Throws ResourceError when no device is usable or memory runs out.
-// Segmented: one launch covers every segment.
+// Segmented: one launch covers every segment, every pair exact. One mixture with
+// p.tolerance > 0: pruned by per-block tile lists where they pay (cuda/tile_lists.hpp).
 void lse_cuda(const LseProblemF32& p, SegmentsView segments, double* out,
               const ProgressFn& progress);
 

@@ -11,16 +11,27 @@
 #include <cuda_runtime.h>
 #include <math_constants.h>
 
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_scan.cuh>
+
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cpu/kd_order.hpp"
+#include "cpu/tile_tree.hpp"
 #include "cuda/chunk_fallback.hpp"
 #include "cuda/segment_layout.hpp"
+#include "cuda/tile_lists.hpp"
 #include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
 
@@ -145,15 +156,18 @@ __device__ __forceinline__ void online_update(float (&acc)[kTileC], const float*
 // tile and is staged in shared memory with coalesced loads; otherwise the whole query
 // row (dp4 == DC / 4) sits in registers for the kernel's lifetime.
 // One mixture (tasks == nullptr): queries holds gridDim.x * kThreads padded rows, centers
-// and log2_w n_tiles * kTileC, and row r's result goes to out[r] for r < m. Segments: block
-// b does tasks[b] (cuda/segment_layout.hpp), its rows, its segment's centres, its results'
-// place; m and n_tiles are unused.
+// and log2_w n_tiles * kTileC, and row r's result goes to out[r] for r < m. With tile lists
+// (pruning, cuda/tile_lists.hpp), block b folds only tiles list[offsets[b] .. offsets[b + 1]).
+// Segments: block b does tasks[b] (cuda/segment_layout.hpp), its rows, its segment's
+// centres, its results' place; m and n_tiles are unused.
 template <int DC, bool kStageQueries>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     lse_gaussian_kernel(const float4* __restrict__ queries, int m,
                         const float4* __restrict__ centers, int n_tiles,
                         const float* __restrict__ log2_w, int dp4, float alpha2,
-                        double* __restrict__ out, const SegmentTask* __restrict__ tasks) {
+                        double* __restrict__ out, const SegmentTask* __restrict__ tasks,
+                        const std::uint32_t* __restrict__ list,
+                        const std::uint64_t* __restrict__ list_offsets) {
   static_assert(DC % 4 == 0 && kTileC <= kThreads, "float4 chunks; one thread per weight");
   constexpr int kDc4 = DC / 4, kQPitch4 = kDc4 + kQueryPad4;
   __shared__ float4 cs[kTileC * kDc4];
@@ -167,6 +181,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     valid = task.rows, n_tiles = static_cast<int>(task.center_tiles);
     centers += static_cast<long long>(task.center_row) * dp4, log2_w += task.center_row;
   }
+  if (list != nullptr) {  // block-uniform
+    list += list_offsets[blockIdx.x];
+    n_tiles = static_cast<int>(list_offsets[blockIdx.x + 1] - list_offsets[blockIdx.x]);
+  }
   const float4* block_q = queries + first_row * dp4;
 
   float q[DC];
@@ -179,14 +197,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const int dims4 = kStageQueries ? dp4 : kDc4;  // one chunk when unstaged: a constant
   float run_max = -CUDART_INF_F;
   double run_sum = 0.0;
-  for (int t = 0; t < n_tiles; ++t, centers += kTileC * dp4, log2_w += kTileC) {
+  for (int t = 0; t < n_tiles; ++t) {
+    const long long tile = list != nullptr ? static_cast<long long>(list[t]) : t;  // broadcast read
+    const float4* tile_c = centers + tile * kTileC * dp4;
+    const float* tile_w = log2_w + tile * kTileC;
     float acc[kTileC];
 #pragma unroll
     for (int j = 0; j < kTileC; ++j) acc[j] = 0.f;
     for (int c0 = 0; c0 < dims4; c0 += kDc4) {  // block-uniform trip counts: syncs are safe
       __syncthreads();  // everyone is done reading the previous cs / qs / ls
-      stage_rows<kTileC, kDc4, kDc4>(cs, centers, dp4, c0);
-      if (c0 == 0 && threadIdx.x < kTileC) ls[threadIdx.x] = __ldg(log2_w + threadIdx.x);
+      stage_rows<kTileC, kDc4, kDc4>(cs, tile_c, dp4, c0);
+      if (c0 == 0 && threadIdx.x < kTileC) ls[threadIdx.x] = __ldg(tile_w + threadIdx.x);
       if constexpr (kStageQueries) stage_rows<kThreads, kDc4, kQPitch4>(qs, block_q, dp4, c0);
       __syncthreads();
       if constexpr (kStageQueries) {
@@ -215,6 +236,113 @@ __global__ void pad_rows_kernel(const float* __restrict__ src, long long rows, i
     const long long r = e / dp;
     const int k = static_cast<int>(e - r * dp);
     dst[e] = (r < rows && k < d) ? src[r * d + k] : 0.f;
+  }
+}
+
+// ---- pruning: tile lists (cuda/tile_lists.hpp) ----------------------------------------
+constexpr int kListThreads = 256;
+
+// Boxes of the chunk's query blocks: block b's rows [b * kThreads, ...) up to `rows`
+// (pitch dp), over the first d columns, as lo and hi (blocks x d).
+__global__ void block_boxes_kernel(const float* __restrict__ q, long long rows, int dp, int d,
+                                   long long blocks, float* __restrict__ lo, float* __restrict__ hi) {
+  const long long total = blocks * d;
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const long long b = e / d, first = b * kThreads;
+    const int count = static_cast<int>(min(static_cast<long long>(kThreads), rows - first));
+    column_range(q + first * dp, count, dp, static_cast<int>(e - b * d), lo[e], hi[e]);
+  }
+}
+
+// One thread per query row: the exact sum (natural log) over the leaf tile nearest_leaf
+// finds for it, in float64, a lower bound of its whole sum. Tree arrays as TileTree's;
+// centres and log2 weights padded (kTileC rows per tile, pitch dp).
+__global__ void seed_lse_kernel(const float* __restrict__ q, long long rows, int dp, int d,
+                                const float* __restrict__ node_lo, const float* __restrict__ node_hi,
+                                const std::uint32_t* __restrict__ left,
+                                const std::uint32_t* __restrict__ right,
+                                const std::uint32_t* __restrict__ leaf_tile, std::uint32_t root,
+                                const float* __restrict__ centers, const float* __restrict__ log2_w,
+                                double alpha2, double* __restrict__ seed_lse) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows) return;
+  const float* qi = q + i * dp;
+  const long long first = static_cast<long long>(leaf_tile[nearest_leaf(qi, node_lo, node_hi, left, right, root, d)]) * kTileC;
+  double top = -CUDART_INF;
+  for (int pass = 0; pass < 2; ++pass) {  // the max, then the sum below it
+    double sum = 0;
+    for (int j = 0; j < kTileC; ++j) {
+      const float* c = centers + (first + j) * dp;
+      double d2 = 0;
+      for (int k = 0; k < d; ++k) d2 += (double(qi[k]) - c[k]) * (double(qi[k]) - c[k]);
+      const double e = log2_w[first + j] - alpha2 * d2;
+      if (pass == 0) top = fmax(top, e); else sum += exp2(e - top);
+    }
+    if (pass == 0 && top == -CUDART_INF) break;
+    if (pass == 1) {
+      seed_lse[i] = (top + log2(sum)) * kLn2;
+      return;
+    }
+  }
+  seed_lse[i] = -CUDART_INF;
+}
+
+struct MinOf {
+  __device__ double operator()(double a, double b) const { return fmin(a, b); }
+};
+
+// One CUDA block per query block: the tiles it must fold (tile_needed), given its
+// queries' seed sums (seed_lse, natural log, rows [0, rows) of the chunk). kWrite false:
+// counts[b] = how many; true: their indices, ascending, from list + offsets[b].
+template <bool kWrite>
+__global__ void __launch_bounds__(kListThreads)
+    list_tiles_kernel(const float* __restrict__ blo, const float* __restrict__ bhi,
+                      const float* __restrict__ tlo, const float* __restrict__ thi,
+                      const float* __restrict__ tlw2, int n_tiles, int d, double alpha2,
+                      double log2_tol_per_centre, const double* __restrict__ seed_lse,
+                      long long rows, std::uint64_t* __restrict__ counts,
+                      const std::uint64_t* __restrict__ offsets, std::uint32_t* __restrict__ list) {
+  using ReduceMin = cub::BlockReduce<double, kListThreads>;
+  using ReduceCount = cub::BlockReduce<unsigned long long, kListThreads>;
+  using Scan = cub::BlockScan<int, kListThreads>;
+  __shared__ union {
+    typename ReduceMin::TempStorage min;
+    typename ReduceCount::TempStorage count;
+    typename Scan::TempStorage scan;
+  } tmp;
+  __shared__ double cut_shared;
+  const long long b = blockIdx.x, first = b * kThreads;
+  const double low = threadIdx.x < kThreads && first + threadIdx.x < rows
+                         ? seed_lse[first + threadIdx.x] : CUDART_INF;
+  const double min_low = ReduceMin(tmp.min).Reduce(low, MinOf());
+  if (threadIdx.x == 0) cut_shared = block_cut2(min_low, log2_tol_per_centre);
+  __syncthreads();  // also: tmp is free again
+  const double cut = cut_shared;
+  const float* alo = blo + b * d;
+  const float* ahi = bhi + b * d;
+  auto needed = [&](int t) {
+    const long long o = static_cast<long long>(t) * d;
+    return tile_needed(tlw2[t], alpha2, box_gap2(alo, ahi, tlo + o, thi + o, d), cut);
+  };
+  if constexpr (!kWrite) {
+    unsigned long long c = 0;
+    for (int t = threadIdx.x; t < n_tiles; t += kListThreads) c += needed(t) ? 1 : 0;
+    const unsigned long long total = ReduceCount(tmp.count).Sum(c);
+    if (threadIdx.x == 0) counts[b] = total;
+  } else {
+    std::uint32_t* out = list + offsets[b];
+    long long base = 0;
+    for (int t0 = 0; t0 < n_tiles; t0 += kListThreads) {  // block-uniform trip count
+      const int t = t0 + static_cast<int>(threadIdx.x);
+      const int flag = t < n_tiles && needed(t) ? 1 : 0;
+      int pos = 0, total = 0;
+      Scan(tmp.scan).ExclusiveSum(flag, pos, total);
+      if (flag) out[base + pos] = static_cast<std::uint32_t>(t);
+      base += total;
+      __syncthreads();  // tmp is reused by the next round's scan
+    }
   }
 }
 
@@ -292,15 +420,18 @@ void upload_padded(const float* host, std::size_t rows, std::size_t rows_pad, st
 
 // One mixture: rows queries against n_pad centres. With tasks (segments), one block per
 // task instead, and rows is the number of tasks.
+// With a tile list (list, offsets per block), each block folds only its list's tiles.
 void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const float* dlw,
-            std::size_t d, float alpha2, double* dout, const SegmentTask* tasks = nullptr) {
+            std::size_t d, float alpha2, double* dout, const SegmentTask* tasks = nullptr,
+            const std::uint32_t* list = nullptr, const std::uint64_t* list_offsets = nullptr) {
   const unsigned blocks = static_cast<unsigned>(tasks ? rows : (rows + kThreads - 1) / kThreads);
   const auto* q4 = reinterpret_cast<const float4*>(dq);  // cudaMalloc: 256-byte aligned
   const auto* c4 = reinterpret_cast<const float4*>(dc);
   const auto n_tiles = static_cast<int>(n_pad / kTileC);
   const int dp4 = static_cast<int>(padded_dim(d) / 4);
   auto run = [&](auto kernel) {
-    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout, tasks);
+    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout, tasks, list,
+                                 list_offsets);
   };
   if (d <= kDcSmall)
     run(lse_gaussian_kernel<kDcSmall, false>);
@@ -312,6 +443,107 @@ void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const
     run(lse_gaussian_kernel<kDcLarge, true>);
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
+
+template <class T>
+DeviceBuffer<T> device_copy(const std::vector<T>& v) {
+  auto buf = device_alloc<T>(v.size());
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(buf.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return buf;
+}
+
+// Pruning's tile lists (cuda/tile_lists.hpp), built on the device for each query chunk:
+// its block boxes, every query's seed sum, the lists' sizes, their scan (CUB) and the
+// lists. The centres' box tree (built on the host, over the k-d ordered centres in tiles
+// of kTileC) goes up once. Buffers are sized for the largest chunk.
+class TileLists {
+ public:
+  TileLists(const TileTree& tree, const float* dc, const float* dlw, std::size_t n_pad,
+            std::size_t d, std::size_t dp, std::size_t max_rows, double alpha,
+            double log2_tol_per_centre)
+      : dc_(dc), dlw_(dlw), d_(d), dp_(dp), n_tiles_(n_pad / kTileC), root_(tree.root.at(0)),
+        alpha2_(alpha * kLog2e), log2_tol_(log2_tol_per_centre) {
+    const TileBoxes boxes = tile_boxes(tree, n_tiles_);
+    tlo_ = device_copy(boxes.lo), thi_ = device_copy(boxes.hi), tlw_ = device_copy(boxes.lw2_max);
+    node_lo_ = device_copy(tree.lo), node_hi_ = device_copy(tree.hi);
+    left_ = device_copy(tree.left), right_ = device_copy(tree.right);
+    leaf_tile_ = device_copy(boxes.node_tile);
+    const std::size_t max_blocks = round_up(max_rows, kThreads) / kThreads;
+    blo_ = device_alloc<float>(max_blocks * d), bhi_ = device_alloc<float>(max_blocks * d);
+    counts_ = device_alloc<std::uint64_t>(max_blocks + 1);
+    offsets_ = device_alloc<std::uint64_t>(max_blocks + 1);
+    INFOFLOW_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes_, counts_.get(),
+                                                      offsets_.get(), max_blocks + 1));
+    scan_tmp_ = device_alloc<unsigned char>(scan_bytes_);
+  }
+
+  // The lists of a chunk of `rows` padded queries dq; seed_out (rows doubles) is scratch.
+  // False when they would keep more than kListMaxFraction of the (block, tile) pairs, or
+  // their memory cannot be had: the chunk then runs unpruned.
+  bool build(const float* dq, std::size_t rows, double* seed_out) {
+    const std::size_t blocks = round_up(rows, kThreads) / kThreads;
+    const int d = static_cast<int>(d_), dp = static_cast<int>(dp_), n_tiles = static_cast<int>(n_tiles_);
+    const unsigned box_grid = static_cast<unsigned>(std::min<std::size_t>((blocks * d_ + kPadThreads - 1) / kPadThreads, 65535));
+    block_boxes_kernel<<<box_grid, kPadThreads>>>(dq, static_cast<long long>(rows), dp, d,
+                                                  static_cast<long long>(blocks), blo_.get(), bhi_.get());
+    seed_lse_kernel<<<static_cast<unsigned>((rows + kPadThreads - 1) / kPadThreads), kPadThreads>>>(
+        dq, static_cast<long long>(rows), dp, d, node_lo_.get(), node_hi_.get(), left_.get(),
+        right_.get(), leaf_tile_.get(), root_, dc_, dlw_, alpha2_, seed_out);
+    INFOFLOW_CUDA_CHECK(cudaGetLastError());
+    INFOFLOW_CUDA_CHECK(cudaMemset(counts_.get(), 0, (blocks + 1) * sizeof(std::uint64_t)));
+    list_tiles_kernel<false><<<static_cast<unsigned>(blocks), kListThreads>>>(
+        blo_.get(), bhi_.get(), tlo_.get(), thi_.get(), tlw_.get(), n_tiles, d, alpha2_, log2_tol_,
+        seed_out, static_cast<long long>(rows), counts_.get(), nullptr, nullptr);
+    INFOFLOW_CUDA_CHECK(cudaGetLastError());
+    INFOFLOW_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scan_tmp_.get(), scan_bytes_, counts_.get(),
+                                                      offsets_.get(), blocks + 1));
+    std::uint64_t total = 0;
+    INFOFLOW_CUDA_CHECK(
+        cudaMemcpy(&total, offsets_.get() + blocks, sizeof total, cudaMemcpyDeviceToHost));
+    kept_ += total, pairs_ += blocks * n_tiles_, ++chunks_;
+    if (static_cast<double>(total) > kListMaxFraction * static_cast<double>(blocks * n_tiles_)) {
+      ++unpruned_;
+      return false;
+    }
+    if (total > list_cap_) {
+      list_.reset();
+      void* l = nullptr;
+      if (const cudaError_t err = cudaMalloc(&l, total * sizeof(std::uint32_t)); err != cudaSuccess) {
+        if (err != cudaErrorMemoryAllocation) throw_cuda_error(err, "cudaMalloc (tile lists)", __FILE__, __LINE__);
+        cudaGetLastError();
+        list_cap_ = 0, ++unpruned_;
+        return false;
+      }
+      list_.reset(static_cast<std::uint32_t*>(l)), list_cap_ = total;
+    }
+    list_tiles_kernel<true><<<static_cast<unsigned>(blocks), kListThreads>>>(
+        blo_.get(), bhi_.get(), tlo_.get(), thi_.get(), tlw_.get(), n_tiles, d, alpha2_, log2_tol_,
+        seed_out, static_cast<long long>(rows), nullptr, offsets_.get(), list_.get());
+    INFOFLOW_CUDA_CHECK(cudaGetLastError());
+    return true;
+  }
+  const std::uint32_t* list() const { return list_.get(); }
+  const std::uint64_t* offsets() const { return offsets_.get(); }
+  // What pruning did, for INFOFLOW_VERBOSE: the fraction of (block, tile) pairs the lists
+  // keep, over every chunk, and the chunks that ran unpruned.
+  void report() const {
+    std::fprintf(stderr, "infoflow: cuda pruning: lists keep %.3g%% of (query block, centre tile) "
+                 "pairs; %zu of %zu query chunks ran unpruned\n",
+                 pairs_ > 0 ? 100.0 * static_cast<double>(kept_) / static_cast<double>(pairs_) : 100.0,
+                 unpruned_, chunks_);
+  }
+
+ private:
+  const float* dc_;
+  const float* dlw_;
+  std::size_t d_, dp_, n_tiles_;
+  std::uint32_t root_;
+  double alpha2_, log2_tol_;
+  DeviceBuffer<float> tlo_, thi_, tlw_, node_lo_, node_hi_, blo_, bhi_;
+  DeviceBuffer<std::uint32_t> left_, right_, leaf_tile_, list_;
+  DeviceBuffer<std::uint64_t> counts_, offsets_;
+  DeviceBuffer<unsigned char> scan_tmp_;
+  std::size_t scan_bytes_ = 0, list_cap_ = 0, kept_ = 0, pairs_ = 0, chunks_ = 0, unpruned_ = 0;
+};
 
 }  // namespace
 
@@ -332,7 +564,10 @@ void require_usable_device() {
   if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
 }
 
-void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress) {
+// One mixture, in query chunks. With a tree (lse_cuda_pruned: p in k-d order, the box
+// tree over its centre tiles), each chunk folds only its tile lists, where they pay.
+void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress,
+                    const TileTree* tree = nullptr) {
   if (p.m == 0) return;
   require_usable_device();
   if (p.d > kMaxDim || p.n / kTileC >= static_cast<std::size_t>(std::numeric_limits<int>::max()))
@@ -382,19 +617,26 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
     const std::size_t rows_pad = j + rows == p.n ? n_pad - j : rows;
     upload_padded(p.centers + j * d, rows, rows_pad, d, dp, dflat.get(), dc.get() + j * dp);
   }
+  std::unique_ptr<TileLists> lists;
+  if (tree != nullptr) {
+    lists = std::make_unique<TileLists>(*tree, dc.get(), dlw.get(), n_pad, d, dp, rows_per_launch,
+                                        p.alpha, std::log2(p.tolerance / static_cast<double>(p.n)));
+  }
   for (std::size_t done = 0; done < p.m;) {
     const std::size_t rows = std::min(rows_per_launch, p.m - done);
     upload_padded(p.queries + done * d, rows, round_up(rows, kThreads), d, dp, dflat.get(),
                   dq.get());
-    launch(dq.get(), static_cast<int>(rows), dc.get(), n_pad, dlw.get(), d, alpha2, dout.get());
+    const bool listed = lists && lists->build(dq.get(), rows, dout.get());
+    launch(dq.get(), static_cast<int>(rows), dc.get(), n_pad, dlw.get(), d, alpha2, dout.get(),
+           nullptr, listed ? lists->list() : nullptr, listed ? lists->offsets() : nullptr);
     // Synchronous copy: also where asynchronous kernel faults surface.
     INFOFLOW_CUDA_CHECK(
         cudaMemcpy(out + done, dout.get(), rows * sizeof(double), cudaMemcpyDeviceToHost));
     done += rows;
     if (progress) progress(static_cast<double>(done) / static_cast<double>(p.m));
   }
+  if (lists && std::getenv("INFOFLOW_VERBOSE") != nullptr) lists->report();  // for benchmarks
 }
-
 
 // Every segment in one pass: the padded layout of cuda/segment_layout.hpp goes up in one
 // copy per array and one kernel launch covers a slice of ~2^38 pair-dims of tasks (one
@@ -449,11 +691,55 @@ bool lse_cuda_segments(const LseProblemF32& p, SegmentsView seg, double* out, co
   return true;
 }
 
+// Pruning of far tiles (p.tolerance > 0) for one mixture: queries in k-d leaves of a block,
+// centres in k-d leaves of a tile, then per-block tile lists (TileLists). Returns false,
+// having done nothing, where the cpu backend's pre-check says pruning cannot pay.
+bool lse_cuda_pruned(const LseProblemF32& p, double* out, const ProgressFn& progress) {
+  constexpr std::size_t kMaxRows = std::numeric_limits<std::uint32_t>::max();
+  if (p.tolerance <= 0 || p.d > kListMaxDim || p.n <= kTileC || p.m == 0 || p.n > kMaxRows ||
+      p.m > kMaxRows) {
+    return false;
+  }
+  // pruning_can_pay and the tree's largest weights work in log2 units, as the cpu backend.
+  std::vector<float> log2_w(p.n);
+  for (std::size_t j = 0; j < p.n; ++j) log2_w[j] = static_cast<float>(p.log_weights[j] * kLog2e);
+  {
+    LseProblemF32 p2 = p;
+    p2.log_weights = log2_w.data();
+    p2.alpha = static_cast<float>(p.alpha * kLog2e);
+    const std::size_t whole_q[2] = {0, p.m}, whole_c[2] = {0, p.n};
+    if (!pruning_can_pay(p2, {whole_q, whole_c, 1})) return false;
+  }
+  require_usable_device();
+  const std::size_t d = p.d;
+  // The two orderings are independent: queries on a second thread, each on half the cores.
+  const int order_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+  auto qorder = std::async(std::launch::async,
+                           [&] { return kd_order(p.queries, p.m, d, kThreads, order_threads); });
+  const std::vector<std::uint32_t> cperm = kd_order(p.centers, p.n, d, kTileC, order_threads);
+  const std::vector<std::uint32_t> qperm = qorder.get();
+  std::vector<float> queries(p.m * d), centers(p.n * d), log_w(p.n), sorted_log2_w(p.n);
+  for (std::size_t i = 0; i < p.m; ++i) std::copy_n(p.queries + std::size_t{qperm[i]} * d, d, &queries[i * d]);
+  for (std::size_t j = 0; j < p.n; ++j) {
+    std::copy_n(p.centers + std::size_t{cperm[j]} * d, d, &centers[j * d]);
+    log_w[j] = p.log_weights[cperm[j]], sorted_log2_w[j] = log2_w[cperm[j]];
+  }
+  TileTree tree;
+  tree.d = d;
+  tree.root.push_back(TreeBuilder{centers.data(), sorted_log2_w.data(), d, kTileC, 0, tree}.build(0, p.n));
+  LseProblemF32 sorted = p;
+  sorted.queries = queries.data(), sorted.centers = centers.data(), sorted.log_weights = log_w.data();
+  std::vector<double> sorted_out(p.m);
+  lse_cuda_whole(sorted, sorted_out.data(), progress, &tree);
+  for (std::size_t i = 0; i < p.m; ++i) out[qperm[i]] = sorted_out[i];
+  return true;
+}
+
 }  // namespace
 
 void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
   if (seg.count <= 1) {
-    lse_cuda_whole(p, out, progress);
+    if (!lse_cuda_pruned(p, out, progress)) lse_cuda_whole(p, out, progress);
     return;
   }
   require_usable_device();

@@ -3,10 +3,13 @@
 // and never below it by more than log(1 + tolerance), the proven bound; and it does skip.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "cpu/kd_order.hpp"
+#include "cuda/tile_lists.hpp"
 #include "lse_backends.hpp"
 #include "test_util.hpp"
 
@@ -132,6 +135,176 @@ TEST(Pruning, DenseDataIsUnchanged) {
   o.tolerance = 1e-6;
   log_density({q.data(), 300, 5}, {c.data(), 1000, 5}, {}, 1.0, {b.data(), 300}, o);
   for (std::size_t i = 0; i < 300; ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * (1 + std::abs(a[i])));
+}
+
+TEST(Pruning, CudaWithinProvenBoundOfExact) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  for (std::size_t d : {3, 10}) {
+    const double sigma = 0.005;
+    const Clustered c = clustered(d, sigma, static_cast<unsigned>(d));
+    const auto exact = lse(c, sigma, 0.0, Backend::Cpu);
+    for (double tol : {1e-6, 0.3}) {
+      const auto pruned = lse(c, sigma, tol, Backend::Cuda);
+      for (std::size_t i = 0; i < c.m; ++i) {
+        EXPECT_LE(pruned[i], exact[i] + 1e-5 * (1 + std::abs(exact[i]))) << "d=" << d << " tol=" << tol << " query " << i;
+        EXPECT_GE(pruned[i], exact[i] - std::log1p(tol) - 1e-5 * (1 + std::abs(exact[i])))
+            << "d=" << d << " tol=" << tol << " query " << i;
+      }
+    }
+  }
+}
+
+// The GPU's tile lists (cuda/tile_lists.hpp), executed on the host as the device passes
+// do them (kernels/lse_gaussian.cu: the k-d orders and box tree of lse_cuda_pruned,
+// block_boxes_kernel, seed_lse_kernel, list_tiles_kernel, then the log-sum-exp over each
+// block's list), in float64 sums.
+struct ListRun {
+  std::vector<double> out;  // per query, in the caller's order, natural log
+  double kept_fraction = 0;
+  std::size_t seeds_dropped = 0;  // queries whose seed tile is not in their block's list
+};
+
+ListRun run_tile_lists(const Clustered& c, double alpha, double tol) {
+  constexpr int kBlock = 128, kTile = 64;  // kThreads and kTileC of the kernel
+  const std::size_t d = c.d, n = c.n, m = c.m;
+  const int di = static_cast<int>(d);
+  const std::vector<float> qf(c.queries.begin(), c.queries.end()), cf(c.centers.begin(), c.centers.end());
+  const auto qperm = detail::kd_order(qf.data(), m, d, kBlock), cperm = detail::kd_order(cf.data(), n, d, kTile);
+  const std::size_t tiles = (n + kTile - 1) / kTile, blocks = (m + kBlock - 1) / kBlock;
+  std::vector<float> q(m * d), x(tiles * kTile * d, 0.f), lw2(tiles * kTile, -HUGE_VALF);
+  for (std::size_t i = 0; i < m; ++i) std::copy_n(&qf[qperm[i] * d], d, &q[i * d]);
+  for (std::size_t j = 0; j < n; ++j) {
+    std::copy_n(&cf[cperm[j] * d], d, &x[j * d]);
+    lw2[j] = static_cast<float>(-std::log2(static_cast<double>(n)));
+  }
+  detail::TileTree tree;
+  tree.d = d;
+  tree.root.push_back(detail::TreeBuilder{x.data(), lw2.data(), d, kTile, 0, tree}.build(0, n));
+  const detail::TileBoxes boxes = detail::tile_boxes(tree, tiles);
+  const double alpha2 = alpha / std::log(2.0);
+  // Log-sum-exp (natural log) of query row i over the given tiles, float64.
+  auto lse_over = [&](std::size_t i, const std::vector<std::uint32_t>& list) {
+    std::vector<double> e;
+    for (std::uint32_t t : list) {
+      for (std::size_t j = t * kTile; j < (t + 1) * kTile; ++j) {
+        double d2 = 0;
+        for (std::size_t k = 0; k < d; ++k) d2 += (double(q[i * d + k]) - x[j * d + k]) * (double(q[i * d + k]) - x[j * d + k]);
+        e.push_back(lw2[j] - alpha2 * d2);
+      }
+    }
+    const double top = *std::max_element(e.begin(), e.end());
+    if (top == -HUGE_VAL) return -HUGE_VAL;
+    double sum = 0;
+    for (double v : e) sum += std::exp2(v - top);
+    return (top + std::log2(sum)) * std::log(2.0);
+  };
+  ListRun r;
+  r.out.resize(m);
+  std::size_t kept = 0;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t first = b * kBlock, rows = std::min<std::size_t>(kBlock, m - first);
+    float blo[16], bhi[16];
+    for (int k = 0; k < di; ++k) detail::column_range(&q[first * d], static_cast<int>(rows), di, k, blo[k], bhi[k]);
+    double min_seed = HUGE_VAL;
+    std::vector<std::uint32_t> seeds;
+    for (std::size_t i = first; i < first + rows; ++i) {
+      const std::uint32_t leaf = detail::nearest_leaf(&q[i * d], tree.lo.data(), tree.hi.data(), tree.left.data(),
+                                                      tree.right.data(), tree.root[0], di);
+      seeds.push_back(boxes.node_tile[leaf]);
+      min_seed = std::min(min_seed, lse_over(i, {seeds.back()}));
+    }
+    const double cut = detail::block_cut2(min_seed, std::log2(tol / static_cast<double>(n)));
+    std::vector<std::uint32_t> list;
+    for (std::size_t t = 0; t < tiles; ++t) {
+      const double gap2 = detail::box_gap2(blo, bhi, &boxes.lo[t * d], &boxes.hi[t * d], di);
+      if (detail::tile_needed(boxes.lw2_max[t], alpha2, gap2, cut)) list.push_back(static_cast<std::uint32_t>(t));
+    }
+    kept += list.size();
+    for (std::uint32_t s : seeds) r.seeds_dropped += std::find(list.begin(), list.end(), s) == list.end();
+    for (std::size_t i = first; i < first + rows; ++i) r.out[qperm[i]] = lse_over(i, list);
+  }
+  r.kept_fraction = static_cast<double>(kept) / static_cast<double>(blocks * tiles);
+  return r;
+}
+
+TEST(CudaPruning, TileListsWithinProvenBound) {
+  // The paper's regime at the GPU's granularity: 32 clusters of 512 centres (an input's K
+  // noisy samples), spread 3 sigma, and every 4th centre plus sigma noise as a query, so a
+  // block of 128 queries holds about one cluster.
+  for (std::size_t d : {3, 10}) {
+    const double sigma = 0.005, alpha = 1 / (2 * sigma * sigma);
+    std::mt19937_64 gen(d);
+    std::normal_distribution<double> normal;
+    Clustered c;
+    c.d = d;
+    for (int k = 0; k < 32; ++k) {
+      std::vector<double> mu(d);
+      for (double& v : mu) v = std::tanh(2 * normal(gen));
+      for (int s = 0; s < 512; ++s) {
+        for (std::size_t j = 0; j < d; ++j) c.centers.push_back(mu[j] + 3 * sigma * normal(gen));
+      }
+    }
+    c.n = c.centers.size() / d;
+    for (std::size_t i = 0; i < c.n; i += 4) {
+      for (std::size_t j = 0; j < d; ++j) c.queries.push_back(c.centers[i * d + j] + sigma * normal(gen));
+    }
+    c.m = c.queries.size() / d;
+    std::vector<double> exact(c.m);
+    detail::lse_reference(c.queries.data(), c.m, c.centers.data(), c.n,
+                          std::vector<double>(c.n, -std::log(double(c.n))).data(), d, alpha, exact.data());
+    double kept_at_smallest_tol = 1;
+    for (double tol : {1e-6, 0.3}) {
+      const ListRun r = run_tile_lists(c, alpha, tol);
+      for (std::size_t i = 0; i < c.m; ++i) {
+        // float32 coordinates: 1e-5 relative, as the fast backends' contract
+        const double slack = 1e-5 * (1 + std::abs(exact[i]));
+        EXPECT_LE(r.out[i], exact[i] + slack) << "d=" << d << " tol=" << tol << " query " << i;
+        EXPECT_GE(r.out[i], exact[i] - std::log1p(tol) - slack) << "d=" << d << " tol=" << tol << " query " << i;
+      }
+      // A block needs its cluster's 8 tiles (or two clusters' 16): 256 tiles in all.
+      EXPECT_LT(r.kept_fraction, 0.1) << "d=" << d << " tol=" << tol;
+      EXPECT_EQ(r.seeds_dropped, 0u) << "d=" << d << " tol=" << tol << ": the proof needs every seed kept";
+      if (tol == 1e-6) kept_at_smallest_tol = r.kept_fraction;
+      EXPECT_LE(r.kept_fraction, kept_at_smallest_tol) << "d=" << d << ": a larger tolerance kept more";
+    }
+  }
+}
+
+TEST(CudaPruning, DenseDataKeepsEveryTile) {
+  // sigma of the data's scale: every pair counts, the lists keep everything, and the
+  // device would run such a chunk unpruned (kListMaxFraction).
+  Clustered c;
+  c.d = 5, c.n = 1000, c.m = 300;
+  c.centers = testing::random_matrix(c.n, c.d, 2), c.queries = testing::random_matrix(c.m, c.d, 1);
+  const ListRun r = run_tile_lists(c, 0.5, 1e-6);
+  EXPECT_GT(r.kept_fraction, detail::kListMaxFraction);
+}
+
+TEST(Pruning, KdOrderIsAPermutationOfCompactLeavesOnAnyThreadCount) {
+  // 3000 points in 4 far-apart clusters of 750: the order is a permutation, the same on 1,
+  // 2 and 5 threads (every cell is split by the same rule), and leaves of 64 keep to one
+  // cluster except a few (750 is no multiple of 64, and splits fall on multiples of 64
+  // near the middle, so some must straddle; 7 of 47 do).
+  const std::size_t n = 3000, d = 3;
+  std::vector<float> x(n * d);
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < d; ++k) x[i * d + k] = 10.f * static_cast<float>((i / 750) >> k & 1) + normal(gen);
+  }
+  const auto one = detail::kd_order(x.data(), n, d, 64, 1);
+  std::vector<std::uint32_t> sorted(one);
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(sorted[i], i);
+  EXPECT_EQ(detail::kd_order(x.data(), n, d, 64, 2), one);
+  EXPECT_EQ(detail::kd_order(x.data(), n, d, 64, 5), one);
+  std::size_t mixed_leaves = 0;
+  for (std::size_t b = 0; b < n; b += 64) {
+    bool m = false;
+    for (std::size_t i = b + 1; i < std::min(n, b + 64); ++i) m |= one[i] / 750 != one[b] / 750;
+    mixed_leaves += m;
+  }
+  EXPECT_LE(mixed_leaves, 8u) << "of " << (n + 63) / 64 << " leaves (any unordered run: all)";
 }
 
 TEST(Pruning, RejectsBadTolerance) {

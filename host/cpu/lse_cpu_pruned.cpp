@@ -16,52 +16,11 @@
 
 #include "cpu/kd_order.hpp"
 #include "cpu/lse_cpu_tiling.hpp"
+#include "cpu/tile_tree.hpp"
 #include "lse_backends.hpp"
 
 namespace infoflow::detail {
 namespace {
-
-// The box tree over one segment's centres, already in k-d order with leaves of
-// kPruneTile (the packed tiles): the hierarchy of kd_split rebuilt from the same split
-// rule, with boxes and largest weights merged from the leaves up, so that every row is
-// read once.
-struct TreeBuilder {
-  const float* x;   // the segment's ordered centres, d columns
-  const float* lw;  // their log-weights
-  std::size_t d, tile_base;
-  TileTree& tree;
-
-  std::uint32_t build(std::size_t b, std::size_t e) {  // rows [b, e)
-    const auto id = static_cast<std::uint32_t>(tree.left.size());
-    tree.left.push_back(TileTree::kNone), tree.right.push_back(TileTree::kNone);
-    tree.tile_begin.push_back(static_cast<std::uint32_t>(tile_base + b / kPruneTile));
-    tree.tile_end.push_back(static_cast<std::uint32_t>(tile_base + (e + kPruneTile - 1) / kPruneTile));
-    tree.lo.resize(tree.lo.size() + d), tree.hi.resize(tree.hi.size() + d);
-    tree.lw_max.push_back(0);
-    if (e - b <= kPruneTile) {
-      float* lo = &tree.lo[id * d];
-      float* hi = &tree.hi[id * d];
-      std::fill_n(lo, d, std::numeric_limits<float>::max());
-      std::fill_n(hi, d, -std::numeric_limits<float>::max());
-      float lw_max = -std::numeric_limits<float>::infinity();
-      for (std::size_t i = b; i < e; ++i) {
-        lw_max = std::max(lw_max, lw[i]);
-        for (std::size_t k = 0; k < d; ++k) lo[k] = std::min(lo[k], x[i * d + k]), hi[k] = std::max(hi[k], x[i * d + k]);
-      }
-      tree.lw_max[id] = lw_max;
-      return id;
-    }
-    const std::size_t mid = b + kd_split_point(e - b, kPruneTile);
-    const std::uint32_t l = build(b, mid), r = build(mid, e);
-    tree.left[id] = l, tree.right[id] = r;
-    for (std::size_t k = 0; k < d; ++k) {  // the vectors may have grown: index afresh
-      tree.lo[id * d + k] = std::min(tree.lo[l * d + k], tree.lo[r * d + k]);
-      tree.hi[id * d + k] = std::max(tree.hi[l * d + k], tree.hi[r * d + k]);
-    }
-    tree.lw_max[id] = std::max(tree.lw_max[l], tree.lw_max[r]);
-    return id;
-  }
-};
 
 struct Block {
   std::size_t segment, row, rows;  // rows of the k-d ordered queries
@@ -73,11 +32,13 @@ double log2_tolerance_per_centre(double tolerance, std::size_t n) {
   return std::log2(tolerance / static_cast<double>(n));
 }
 
-// Whether pruning can pay, judged before anything is ordered: for a few queries spread
-// over the work, the fraction of centres whose term is within log2(tolerance / n) of the
-// query's largest, which no correct pruning can skip. If it exceeds kProbeMaxFraction on
-// average, the exact path runs (dense data with every pair counting, e.g. sigma of the
-// data's scale) having paid ~2^22 flops instead of the ordering and the probe.
+}  // namespace
+
+// For a few queries spread over the work, the fraction of centres whose term is within
+// log2(tolerance / n) of the query's largest, which no correct pruning can skip. If it
+// exceeds kProbeMaxFraction on average, the exact path runs (dense data with every pair
+// counting, e.g. sigma of the data's scale) having paid ~2^22 flops instead of the
+// ordering and the probe.
 bool pruning_can_pay(const LseProblemF32& p, SegmentsView seg) {
   const std::size_t d = p.d;
   const std::size_t queries = std::clamp<std::size_t>((std::size_t{1} << 22) / std::max<std::size_t>(p.n * d, 1), 2, kProbeBlocks);
@@ -106,8 +67,6 @@ bool pruning_can_pay(const LseProblemF32& p, SegmentsView seg) {
   return probed == 0 || needed <= kProbeMaxFraction * probed;
 }
 
-}  // namespace
-
 // p arrives in log2 units (lse_cpu): so are the bounds and the threshold.
 bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int threads,
                     const ProgressFn& progress) {
@@ -121,19 +80,21 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   std::vector<float> centers(p.n * d), log_w(p.n), queries(p.m * d);
   std::vector<std::uint32_t> qperm(p.m);
   const auto jobs = static_cast<std::ptrdiff_t>(2 * seg.count);
+  // One big segment: each of its two orderings also splits its cells over half the threads.
+  const int order_threads = seg.count == 1 ? std::max(1, nt / 2) : 1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (std::ptrdiff_t job = 0; job < jobs; ++job) {
     const auto s = static_cast<std::size_t>(job) % seg.count;
     if (static_cast<std::size_t>(job) < seg.count) {
       const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
-      const auto perm = kd_order(p.centers + c0 * d, n, d, kPruneTile);
+      const auto perm = kd_order(p.centers + c0 * d, n, d, kPruneTile, order_threads);
       for (std::size_t i = 0; i < n; ++i) {
         std::copy_n(p.centers + (c0 + perm[i]) * d, d, centers.begin() + (c0 + i) * d);
         log_w[c0 + i] = p.log_weights[c0 + perm[i]];
       }
     } else {
       const std::size_t q0 = seg.query_offsets[s], m = seg.query_offsets[s + 1] - q0;
-      const auto perm = kd_order(p.queries + q0 * d, m, d, kPruneQueries);
+      const auto perm = kd_order(p.queries + q0 * d, m, d, kPruneQueries, order_threads);
       for (std::size_t i = 0; i < m; ++i) {
         qperm[q0 + i] = static_cast<std::uint32_t>(q0 + perm[i]);
         std::copy_n(p.queries + (q0 + perm[i]) * d, d, queries.begin() + (q0 + i) * d);
@@ -144,7 +105,7 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   tree.d = d;
   for (std::size_t s = 0, tile_base = 0; s < seg.count; ++s) {
     const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
-    TreeBuilder b{centers.data() + c0 * d, log_w.data() + c0, d, tile_base, tree};
+    TreeBuilder b{centers.data() + c0 * d, log_w.data() + c0, d, kPruneTile, tile_base, tree};
     tree.root.push_back(n > 0 ? b.build(0, n) : TileTree::kNone);
     tile_base += (n + kPruneTile - 1) / kPruneTile;
   }

@@ -10,6 +10,8 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/tile_tree.hpp"
+
 namespace infoflow::detail {
 
 constexpr double kLog2e = 1.4426950408889634074;
@@ -98,17 +100,6 @@ inline PackedCenters pack_centers(const float* centers, const float* log_w, std:
   }
   return pc;
 }
-
-// A bounding-box tree over one segment's tiles (the k-d splits that ordered them).
-// Node i covers tiles [tile_begin[i], tile_end[i]); leaves cover one tile.
-struct TileTree {
-  static constexpr std::uint32_t kNone = ~0u;
-  std::size_t d = 0;
-  std::vector<std::uint32_t> left, right, tile_begin, tile_end;
-  std::vector<float> lo, hi;  // node boxes, d floats each
-  std::vector<float> lw_max;  // largest log-weight in the node
-  std::vector<std::uint32_t> root;  // per segment
-};
 
 // One block of up to kPruneQueries queries against segment tree `root` (lse_cpu.cpp).
 std::size_t lse_pruned_block(const PackedCenters& pc, const TileTree& tree, std::uint32_t root,
