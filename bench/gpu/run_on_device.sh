@@ -18,3 +18,9 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ./build-gpu/bench/bench_lse --benchmark_filter=cuda --benchmark_min_time=0.5 \
   --benchmark_out="$out/bench_lse_cuda_$(date +%F)_$commit.json" --benchmark_out_format=json | grep BM_
 python3 bench/gpu/torch_peer.py --cli build-gpu/infoflow --out "$out" 2>&1 | tail -20
+# The paper's workload on the GPU (tile-list pruning): against the authors' estimator on
+# this machine's CPU at n = 4096 x 100, then alone at n = 4096 x 1000 (issue 6: seconds).
+export INFOFLOW_VERBOSE=1
+python3 bench/paper_workload.py --cli build-gpu/infoflow --backend cuda --k 100 --out "$out" 2>&1 | tail -6
+python3 bench/paper_workload.py --cli build-gpu/infoflow --backend cuda --k 1000 --no-sklearn \
+  --subsample 50 --out "$out" 2>&1 | tail -6
