@@ -12,6 +12,8 @@ Data: the 10,000-image MNIST *test* set in data/mnist (the only MNIST here), spl
 
 Run with Debian's interpreter (python3-torch, python3-matplotlib) after `pip install .`:
     /usr/bin/python3 examples/mnist_information.py --out results/mnist
+--replot redraws the figures of a finished run from its metrics.csv, cosine_pairs.npz and
+run.json, without training.
 """
 import argparse
 import csv
@@ -150,8 +152,12 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--replot", action="store_true", help="redraw the figures of the run in --out, no training")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.replot:
+        replot(a.out)
+        return
     device = torch.device(a.device)
     images = load_idx(os.path.join(a.data_dir, "t10k-images-idx3-ubyte.gz"), 0x803)
     labels = load_idx(os.path.join(a.data_dir, "t10k-labels-idx1-ubyte.gz"), 0x801)
@@ -164,6 +170,7 @@ def main():
     x_tr, y_tr = x[:a.train].to(device), y[:a.train].to(device)
     x_va, y_va = x[a.train:a.train + a.val].to(device), y[a.train:a.train + a.val].to(device)
     x_mi, y_mi = x_va[:a.mi_inputs], y_va[:a.mi_inputs]
+    h_y = label_entropy(y_mi.cpu().numpy())
     os.makedirs(a.out, exist_ok=True)
     rows, cos_final, timing = [], {}, {}
     t_start = time.time()
@@ -243,11 +250,38 @@ def main():
                                     torch_threads=torch.get_num_threads()),
                        data="MNIST test set (10,000 images) split %d train / %d validation (seed %d)"
                             % (a.train, a.val, a.seed),
-                       estimation_seconds=timing, total_seconds=time.time() - t_start), f, indent=2)
-    plot(a, rows, cos_final)
+                       label_entropy_nats=h_y, estimation_seconds=timing,
+                       total_seconds=time.time() - t_start), f, indent=2)
+    plot(a, rows, cos_final, h_y)
 
 
-def plot(a, rows, cos_final):
+def label_entropy(y):
+    """H(Y) of the empirical label distribution, nats: the ceiling of I(Y;T)."""
+    _, counts = np.unique(y, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def replot(out):
+    """The figures of the run in `out` again, from what it wrote."""
+    with open(os.path.join(out, "run.json")) as f:
+        run = json.load(f)
+    a = argparse.Namespace(**{**run["settings"], "out": out})
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        rows = [{k: (v if k in ("variant", "layer") else int(v) if k in ("epoch", "width") else float(v))
+                 for k, v in r.items()} for r in csv.DictReader(f)]
+    pairs = np.load(os.path.join(out, "cosine_pairs.npz"))
+    cos_final = {(v, e, n): (pairs[f"{v}_epoch{e}_{n}_same"], pairs[f"{v}_epoch{e}_{n}_diff"])
+                 for v in a.variants.split(",") for e in (0, a.epochs) for n in LAYERS}
+    h_y = run.get("label_entropy_nats")
+    if h_y is None:  # runs before it was recorded: the same seeded split of the labels
+        labels = load_idx(os.path.join(a.data_dir, "t10k-labels-idx1-ubyte.gz"), 0x801)
+        order = np.random.default_rng(a.seed).permutation(len(labels))
+        h_y = label_entropy(labels[order][a.train:a.train + a.val][:a.mi_inputs])
+    plot(a, rows, cos_final, h_y)
+
+
+def plot(a, rows, cos_final, h_y):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -262,7 +296,7 @@ def plot(a, rows, cos_final):
             axes[0][j].errorbar(ep, i_xt, yerr=2 * se, marker="o", ms=3, capsize=2, label=f"{name} I(X;T)")
             axes[1][j].plot(ep, [r["I_YT_nats"] for r in rs], marker="o", ms=3, label=f"{name} I(Y;T)")
         axes[0][j].axhline(math.log(a.mi_inputs), color="gray", ls="--", lw=0.8)
-        axes[1][j].axhline(math.log(10), color="gray", ls="--", lw=0.8)
+        axes[1][j].axhline(h_y, color="gray", ls="--", lw=0.8)  # H(Y) of the measured labels
         acc = [r["val_acc"] for r in rows if r["variant"] == v and r["layer"] == LAYERS[0]]
         axes[0][j].set_title(f"{v} (final val acc {acc[-1]:.3f})")
         for ax in axes[:, j]:
