@@ -16,6 +16,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +35,7 @@
 #include "cuda/tile_lists.hpp"
 #include "kernels/cuda_check.cuh"
 #include "lse_backends.hpp"
+#include "lse_dispatch.hpp"
 
 namespace infoflow::detail {
 namespace {
@@ -236,6 +238,45 @@ __global__ void pad_rows_kernel(const float* __restrict__ src, long long rows, i
     const long long r = e / dp;
     const int k = static_cast<int>(e - r * dp);
     dst[e] = (r < rows && k < d) ? src[r * d + k] : 0.f;
+  }
+}
+
+// ---- inputs already on the device (log_density_on_device) ------------------------------
+// dst (rows_pad x dp, zeros in the padding) = (src - mean) * inv_scale in float32, from rows
+// [0, rows) of a strided float32/float64 device matrix: the move to sigma units that
+// prepare_centers does on the host. The first non-finite row (numbered from row0) goes to
+// *bad_row, so the caller can name it.
+template <class T>
+__global__ void prepare_rows_kernel(const T* __restrict__ src, long long rows, int d,
+                                    long long stride, const double* __restrict__ mean,
+                                    double inv_scale, float* __restrict__ dst, long long rows_pad,
+                                    int dp, unsigned long long* bad_row, long long row0) {
+  const long long total = rows_pad * dp;
+  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += step) {
+    const long long r = e / dp;
+    const int k = static_cast<int>(e - r * dp);
+    float v = 0.f;
+    if (r < rows && k < d) {
+      const double x = static_cast<double>(src[r * stride + k]);
+      if (!isfinite(x)) atomicMin(bad_row, static_cast<unsigned long long>(row0 + r));
+      v = static_cast<float>((x - mean[k]) * inv_scale);
+    }
+    dst[e] = v;
+  }
+}
+
+// partial[c * d + k] = sum of column k over rows [c * chunk, (c + 1) * chunk): float64,
+// summed on the host in a fixed order, so the mean does not depend on scheduling.
+template <class T>
+__global__ void column_sums_kernel(const T* __restrict__ src, long long rows, int d,
+                                   long long stride, long long chunk, double* __restrict__ partial) {
+  const long long c = blockIdx.x, r0 = c * chunk, r1 = min(rows, r0 + chunk);
+  for (int k = threadIdx.x; k < d; k += blockDim.x) {
+    double sum = 0;
+    for (long long r = r0; r < r1; ++r) sum += static_cast<double>(src[r * stride + k]);
+    partial[c * d + k] = sum;
   }
 }
 
@@ -564,10 +605,49 @@ void require_usable_device() {
   if (!cuda_device_usable(&reason)) throw ResourceError("CUDA backend unavailable: " + reason);
 }
 
+// Inputs that are already on the device (log_density_on_device): lse_cuda_whole reads
+// their rows there, moving them to sigma units on the way, instead of uploading p's.
+struct DeviceRows {
+  DeviceMatrixView queries, centers;
+  const double* mean = nullptr;  // device, d entries: the centres' column means
+  double inv_scale = 1;
+  unsigned long long* bad_row = nullptr;  // device: first non-finite row, or ~0
+};
+
+// Rows [row0, row0 + rows) of a device matrix into padded sigma-unit rows at dst.
+void prepare_rows(const DeviceMatrixView& x, std::size_t row0, std::size_t rows,
+                  std::size_t rows_pad, std::size_t dp, const DeviceRows& dev, float* dst) {
+  const unsigned blocks = static_cast<unsigned>(
+      std::clamp<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 1, 65535));
+  const auto stride = static_cast<long long>(x.row_stride);
+  auto run = [&](const auto* src) {
+    prepare_rows_kernel<<<blocks, kPadThreads>>>(src + row0 * x.row_stride, static_cast<long long>(rows),
+                                                 static_cast<int>(x.cols), stride, dev.mean, dev.inv_scale,
+                                                 dst, static_cast<long long>(rows_pad), static_cast<int>(dp),
+                                                 dev.bad_row, static_cast<long long>(row0));
+  };
+  if (x.dtype == DType::Float64) {
+    run(static_cast<const double*>(x.data));
+  } else {
+    run(static_cast<const float*>(x.data));
+  }
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+}
+
+// Throws InvalidArgument naming the first non-finite row dev.bad_row caught, then resets it.
+void check_finite_rows(const DeviceRows& dev, const char* what) {
+  unsigned long long bad = 0;
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(&bad, dev.bad_row, sizeof bad, cudaMemcpyDeviceToHost));
+  if (bad != ~0ull) {
+    throw InvalidArgument(std::string(what) + " row " + std::to_string(bad) + " holds NaN or inf");
+  }
+}
+
 // One mixture, in query chunks. With a tree (lse_cuda_pruned: p in k-d order, the box
-// tree over its centre tiles), each chunk folds only its tile lists, where they pay.
+// tree over its centre tiles), each chunk folds only its tile lists, where they pay. With
+// dev, the rows come from the caller's device matrices and p's row pointers are unused.
 void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progress,
-                    const TileTree* tree = nullptr) {
+                    const TileTree* tree = nullptr, const DeviceRows* dev = nullptr) {
   if (p.m == 0) return;
   require_usable_device();
   if (p.d > kMaxDim || p.n / kTileC >= static_cast<std::size_t>(std::numeric_limits<int>::max()))
@@ -593,8 +673,8 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   DeviceBuffer<float> dflat, dq;
   DeviceBuffer<double> dout;
   for (;;) {
-    // Flat staging for uploads: a query chunk, or a slab of centre rows.
-    flat_floats = std::max({rows_per_launch * d, std::min(p.n * d, kCentreStagingFloats), d});
+    // Flat staging for uploads: a query chunk, or a slab of centre rows (none from the device).
+    flat_floats = dev != nullptr ? 1 : std::max({rows_per_launch * d, std::min(p.n * d, kCentreStagingFloats), d});
     void *f = nullptr, *q = nullptr, *o = nullptr;
     const cudaError_t e[3] = {cudaMalloc(&f, flat_floats * sizeof(float)),
                               cudaMalloc(&q, round_up(rows_per_launch, kThreads) * dp * sizeof(float)),
@@ -612,10 +692,15 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   }
   INFOFLOW_CUDA_CHECK(
       cudaMemcpy(dlw.get(), log2_w.data(), n_pad * sizeof(float), cudaMemcpyHostToDevice));
-  for (std::size_t j = 0; j < p.n; j += flat_floats / d) {
-    const std::size_t rows = std::min(flat_floats / d, p.n - j);
-    const std::size_t rows_pad = j + rows == p.n ? n_pad - j : rows;
-    upload_padded(p.centers + j * d, rows, rows_pad, d, dp, dflat.get(), dc.get() + j * dp);
+  if (dev != nullptr) {
+    prepare_rows(dev->centers, 0, p.n, n_pad, dp, *dev, dc.get());
+    check_finite_rows(*dev, "centers");
+  } else {
+    for (std::size_t j = 0; j < p.n; j += flat_floats / d) {
+      const std::size_t rows = std::min(flat_floats / d, p.n - j);
+      const std::size_t rows_pad = j + rows == p.n ? n_pad - j : rows;
+      upload_padded(p.centers + j * d, rows, rows_pad, d, dp, dflat.get(), dc.get() + j * dp);
+    }
   }
   std::unique_ptr<TileLists> lists;
   if (tree != nullptr) {
@@ -624,14 +709,19 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   }
   for (std::size_t done = 0; done < p.m;) {
     const std::size_t rows = std::min(rows_per_launch, p.m - done);
-    upload_padded(p.queries + done * d, rows, round_up(rows, kThreads), d, dp, dflat.get(),
-                  dq.get());
+    if (dev != nullptr) {
+      prepare_rows(dev->queries, done, rows, round_up(rows, kThreads), dp, *dev, dq.get());
+    } else {
+      upload_padded(p.queries + done * d, rows, round_up(rows, kThreads), d, dp, dflat.get(),
+                    dq.get());
+    }
     const bool listed = lists && lists->build(dq.get(), rows, dout.get());
     launch(dq.get(), static_cast<int>(rows), dc.get(), n_pad, dlw.get(), d, alpha2, dout.get(),
            nullptr, listed ? lists->list() : nullptr, listed ? lists->offsets() : nullptr);
     // Synchronous copy: also where asynchronous kernel faults surface.
     INFOFLOW_CUDA_CHECK(
         cudaMemcpy(out + done, dout.get(), rows * sizeof(double), cudaMemcpyDeviceToHost));
+    if (dev != nullptr) check_finite_rows(*dev, "queries");
     done += rows;
     if (progress) progress(static_cast<double>(done) / static_cast<double>(p.m));
   }
@@ -759,9 +849,96 @@ void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const Progr
   }
 }
 
+namespace {
+
+// Checks one device matrix's view and returns the device its memory is on.
+int device_of(const DeviceMatrixView& x, const char* what) {
+  if (x.data == nullptr || x.rows == 0 || x.cols == 0) {
+    throw InvalidArgument(std::string(what) + ": empty device matrix (" + std::to_string(x.rows) + " x " +
+                          std::to_string(x.cols) + ")");
+  }
+  if (x.row_stride < x.cols) {
+    throw InvalidArgument(std::string(what) + ": row stride " + std::to_string(x.row_stride) +
+                          " is smaller than its " + std::to_string(x.cols) + " columns");
+  }
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, x.data);
+  if (err != cudaSuccess) throw_cuda_error(err, "cudaPointerGetAttributes", __FILE__, __LINE__);
+  if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged) {
+    throw InvalidArgument(std::string(what) + ": not GPU memory (a host pointer?); "
+                          "log_density takes host arrays");
+  }
+  return attr.device;
+}
+
+}  // namespace
 }  // namespace infoflow::detail
 
 namespace infoflow {
+
+void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
+                           Span<const double> weights, double sigma, Span<double> out,
+                           const ProgressFn& progress) {
+  using namespace detail;
+  check_positive(sigma, "sigma");
+  require_usable_device();
+  const int device = device_of(centers, "centers");
+  if (device_of(queries, "queries") != device) {
+    throw InvalidArgument("queries and centers are on different GPUs");
+  }
+  if (queries.cols != centers.cols) {
+    throw InvalidArgument("queries have " + std::to_string(queries.cols) + " columns but centers have " +
+                          std::to_string(centers.cols));
+  }
+  if (out.size != queries.rows) {
+    throw InvalidArgument("out has " + std::to_string(out.size) + " entries for " +
+                          std::to_string(queries.rows) + " queries");
+  }
+  const std::size_t n = centers.rows, d = centers.cols;
+  check_weights(weights, n);
+  INFOFLOW_CUDA_CHECK(cudaSetDevice(device));
+  // The centres' column means in float64: partial sums per chunk of rows on the device,
+  // added here in a fixed order.
+  constexpr std::size_t kChunk = 1024;
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  auto partial = device_alloc<double>(chunks * d);
+  auto sums = [&](const auto* src) {
+    column_sums_kernel<<<static_cast<unsigned>(chunks), kPadThreads>>>(
+        src, static_cast<long long>(n), static_cast<int>(d), static_cast<long long>(centers.row_stride),
+        static_cast<long long>(kChunk), partial.get());
+  };
+  if (centers.dtype == DType::Float64) {
+    sums(static_cast<const double*>(centers.data));
+  } else {
+    sums(static_cast<const float*>(centers.data));
+  }
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+  std::vector<double> host_partial(chunks * d), mean(d, 0.0);
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(host_partial.data(), partial.get(), host_partial.size() * sizeof(double),
+                                 cudaMemcpyDeviceToHost));
+  for (std::size_t c = 0; c < chunks; ++c) {
+    for (std::size_t k = 0; k < d; ++k) mean[k] += host_partial[c * d + k];
+  }
+  for (double& v : mean) v /= static_cast<double>(n);
+  auto dmean = device_alloc<double>(d);
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dmean.get(), mean.data(), d * sizeof(double), cudaMemcpyHostToDevice));
+  auto bad_row = device_alloc<unsigned long long>(1);
+  INFOFLOW_CUDA_CHECK(cudaMemset(bad_row.get(), 0xff, sizeof(unsigned long long)));
+  // Log-weights shifted so the largest is 0, as prepare_centers does for host data.
+  std::vector<float> log_w(n);
+  double offset = -std::log(static_cast<double>(n));
+  if (!weights.empty()) {
+    offset = -HUGE_VAL;
+    for (double w : weights) offset = std::max(offset, std::log(w));
+    for (std::size_t j = 0; j < n; ++j) log_w[j] = static_cast<float>(std::log(weights[j]) - offset);
+  }
+  LseProblemF32 p;  // in sigma units: alpha = 1 / (2 sigma^2) times sigma^2
+  p.m = queries.rows, p.n = n, p.d = d, p.log_weights = log_w.data(), p.alpha = 0.5f;
+  const DeviceRows dev{queries, centers, dmean.get(), 1 / sigma, bad_row.get()};
+  lse_cuda_whole(p, out.data, progress, nullptr, &dev);
+  const double shift = offset - 0.5 * static_cast<double>(d) * std::log(2 * M_PI * sigma * sigma);
+  for (double& v : out) v += shift;
+}
 
 int cuda_device_count() {
   int count = 0;

@@ -37,7 +37,12 @@ using infoflow::InvalidArgument;
 using Array = nb::ndarray<double, nb::ro, nb::c_contig, nb::device::cpu>;
 using Labels = nb::ndarray<std::int64_t, nb::ro, nb::c_contig, nb::device::cpu>;
 
-std::string shape_of(const Array& a) {
+// Any real dtype, any strides, GPU memory (DLPack import, e.g. a torch CUDA tensor): read
+// in place by log_density_on_device.
+using DeviceArray = nb::ndarray<nb::ro, nb::device::cuda>;
+
+template <class A>
+std::string shape_of(const A& a) {
   std::string s = "(";
   for (std::size_t i = 0; i < a.ndim(); ++i) {
     s += (i ? ", " : "") + std::to_string(a.shape(i));
@@ -51,6 +56,34 @@ infoflow::MatrixView<double> matrix_view(const Array& a, const char* name) {
   if (a.ndim() == 1) return {a.data(), a.shape(0), 1};
   throw InvalidArgument(std::string(name) + " must be a 2-D array (rows x d) or 1-D (d = 1), got " +
                         std::to_string(a.ndim()) + "-D array of shape " + shape_of(a));
+}
+
+// 2-D rows x d with contiguous columns, or 1-D (d = 1); float32 or float64. The Python
+// layer converts other dtypes and strided columns on the device first.
+infoflow::DeviceMatrixView device_view(const DeviceArray& a, const char* name) {
+  infoflow::DeviceMatrixView v;
+  v.data = a.data();
+  if (a.dtype() == nb::dtype<float>()) {
+    v.dtype = infoflow::DType::Float32;
+  } else if (a.dtype() == nb::dtype<double>()) {
+    v.dtype = infoflow::DType::Float64;
+  } else {
+    throw InvalidArgument(std::string(name) + " must be float32 or float64 on the GPU");
+  }
+  if (a.ndim() == 1) {
+    v.rows = a.shape(0), v.cols = 1;
+  } else if (a.ndim() == 2) {
+    v.rows = a.shape(0), v.cols = a.shape(1);
+    if (v.cols > 1 && a.stride(1) != 1) {
+      throw InvalidArgument(std::string(name) + " must have contiguous columns (call .contiguous())");
+    }
+  } else {
+    throw InvalidArgument(std::string(name) + " must be a 2-D array (rows x d) or 1-D (d = 1), got " +
+                          std::to_string(a.ndim()) + "-D array of shape " + shape_of(a));
+  }
+  if (a.stride(0) < 0) throw InvalidArgument(std::string(name) + " has a negative row stride");
+  v.row_stride = v.rows > 1 ? static_cast<std::size_t>(a.stride(0)) : v.cols;
+  return v;
 }
 
 infoflow::Span<const double> vector_view(const std::optional<Array>& a, const char* name) {
@@ -245,6 +278,25 @@ NB_MODULE(_infoflow, m) {
         },
         "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "backend"_a, "threads"_a,
         "tolerance"_a);
+
+  m.def("log_density_device",
+        [](DeviceArray queries, DeviceArray centers, double sigma, std::optional<Array> weights) {
+          const auto q = device_view(queries, "queries"), c = device_view(centers, "centers");
+          if (q.cols != c.cols) {
+            throw InvalidArgument("queries have d = " + std::to_string(q.cols) + " but centers have d = " +
+                                  std::to_string(c.cols));
+          }
+          const auto w = vector_view(weights, "weights");
+          std::unique_ptr<double[]> out(new double[q.rows > 0 ? q.rows : 1]);
+          {
+            nb::gil_scoped_release release;
+            infoflow::log_density_on_device(q, c, w, sigma, {out.get(), q.rows});
+          }
+          const std::size_t m = q.rows;
+          nb::capsule owner(out.get(), [](void* p) noexcept { delete[] static_cast<double*>(p); });
+          return nb::ndarray<nb::numpy, double, nb::ndim<1>>(out.release(), {m}, owner);
+        },
+        "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none());
 
   m.def("sample_information",
         [](Array samples, std::size_t samples_per_input, std::optional<Labels> labels, double beta,

@@ -129,6 +129,18 @@ TEST(BackendSelection, AutoFallsBackToCpuWithoutDevice) {
   EXPECT_EQ(mixture_entropy({c, 2, 1}, o).backend, Backend::Cpu);
 }
 
+TEST(BackendSelection, DeviceInputWithoutDeviceIsAResourceError) {
+  if (cuda_available()) GTEST_SKIP() << "a CUDA device is present (tests/test_device_input.cpp runs instead)";
+  const double x[] = {0.0, 1.0};
+  std::vector<double> out(2);
+  try {
+    log_density_on_device({x, 2, 1, 1, DType::Float64}, {x, 2, 1, 1, DType::Float64}, {}, 1.0, {out.data(), 2});
+    ADD_FAILURE() << "no error";
+  } catch (const ResourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("CUDA backend unavailable"), std::string::npos) << e.what();
+  }
+}
+
 TEST(BackendSelection, NamesRoundTrip) {
   for (Backend b : {Backend::Auto, Backend::Reference, Backend::Cpu, Backend::Cuda}) {
     EXPECT_EQ(parse_backend(backend_name(b)), b);

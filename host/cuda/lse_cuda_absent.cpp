@@ -25,6 +25,11 @@ void lse_cuda(const LseProblemF32& /*p*/, SegmentsView /*segments*/, double* /*o
 }  // namespace infoflow::detail
 
 namespace infoflow {
+void log_density_on_device(DeviceMatrixView /*queries*/, DeviceMatrixView /*centers*/,
+                           Span<const double> /*weights*/, double /*sigma*/, Span<double> /*out*/,
+                           const ProgressFn& /*progress*/) {
+  throw ResourceError(std::string("CUDA backend unavailable: ") + detail::kReason);
+}
 int cuda_device_count() { return 0; }
 bool use_cuda_device(int /*index*/) { return false; }
 }  // namespace infoflow

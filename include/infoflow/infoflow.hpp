@@ -124,6 +124,30 @@ Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
                     Span<const double> weights, double sigma, Span<double> out,
                     const ComputeOptions& opt = {});
 
+// ---- data already in GPU memory --------------------------------------------------------
+enum class DType { Float32, Float64 };
+
+// A row-major matrix in CUDA device (or managed) memory, e.g. a torch CUDA tensor's
+// data_ptr(): element (i, k) at data + (i * row_stride + k) elements. No CUDA types.
+struct DeviceMatrixView {
+  const void* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::size_t row_stride = 0;  // in elements, >= cols
+  DType dtype = DType::Float32;
+};
+
+// log_density of queries and centres that live on a GPU, read there in place: no copy
+// to the host and back. Runs the cuda backend on the pointers' device (it becomes the
+// current device), every pair exact (pruning orders the data on the host, so it is for
+// the host-memory API). Work streams on CUDA's legacy default stream: finish writing the
+// inputs first (torch: torch.cuda.current_stream().synchronize()). weights and out are
+// host memory. Throws ResourceError without a usable device, InvalidArgument for host
+// pointers, bad shapes, NaN/inf or sigma <= 0.
+void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
+                           Span<const double> weights, double sigma, Span<double> out,
+                           const ProgressFn& progress = {});
+
 // ---- mixture entropy ------------------------------------------------------------------
 struct EntropyOptions {
   double sigma = 0;                   // component standard deviation, > 0

@@ -168,7 +168,11 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
     ----------
     queries : array_like, shape (m, d) or (m,)
         Points y, one per row; 1-D means d = 1 (use ``y.reshape(1, -1)`` for one point
-        in d > 1). float64 C-contiguous arrays are read in place (no copy).
+        in d > 1). float64 C-contiguous arrays are read in place (no copy). When queries
+        and centers are both torch CUDA tensors (float32 or float64, contiguous columns),
+        they are read in place on their GPU, every pair exact (``tolerance`` and
+        ``threads`` are unused there: pruning orders the data on the host); pass
+        ``backend="cpu"`` to copy them to the host instead.
     centers : array_like, shape (n, d) or (n,)
         Mixture centres, one per row.
     sigma : float
@@ -195,6 +199,10 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
     TypeError
         Not a real-valued array, or a non-torch GPU array.
     """
+    if (_arrays.is_torch_cuda(queries) and _arrays.is_torch_cuda(centers)
+            and _arrays.text("backend", backend) in ("auto", "cuda")):
+        return _log_density_on_device(queries, centers, _arrays.real("sigma", sigma),
+                                      _arrays.as_vector("weights", weights))
     q = _arrays.as_matrix("queries", queries)
     c = _arrays.as_matrix("centers", centers)
     if _arrays.columns(q) != _arrays.columns(c):
@@ -206,6 +214,18 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
     return _infoflow.log_density(
         q, c, _arrays.real("sigma", sigma), w, _arrays.text("backend", backend),
         _arrays.count("threads", threads, 0), _arrays.real("tolerance", tolerance))
+
+
+def _log_density_on_device(queries, centers, sigma, weights):
+    """log_density of two torch CUDA tensors, read in place on their GPU (DLPack)."""
+    import torch
+    q = _arrays.as_device_matrix("queries", queries)
+    c = _arrays.as_device_matrix("centers", centers)
+    if q.device != c.device:
+        raise ValueError(f"queries are on {q.device} but centers on {c.device}")
+    # infoflow works on CUDA's legacy default stream: let the caller's work finish first.
+    torch.cuda.current_stream(q.device).synchronize()
+    return _infoflow.log_density_device(q, c, sigma, weights)
 
 
 def load_network(path, activation=None):

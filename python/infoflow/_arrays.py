@@ -3,7 +3,9 @@
 The zero-copy rule lives here and in the compiled module: a float64 C-contiguous NumPy
 array (or CPU tensor exposing DLPack) is handed to the library as is, and the library reads
 the caller's buffer. Anything else is converted once (float32 -> float64, strided -> C
-order) by NumPy or PyTorch while the call is made.
+order) by NumPy or PyTorch while the call is made. log_density of two torch CUDA tensors
+reads them in place on their GPU (as_device_matrix); other functions copy CUDA tensors to
+the host once.
 """
 
 from __future__ import annotations
@@ -48,6 +50,26 @@ is_torch = _is_torch
 def is_torch_cuda(x):
     """A torch tensor in GPU memory."""
     return _is_torch(x) and getattr(x, "is_cuda", False)
+
+
+def as_device_matrix(name, x):
+    """A torch CUDA tensor as log_density_device reads it in place: float32 or float64
+    (other real dtypes converted on the device), 1-D or 2-D with contiguous columns."""
+    import torch
+    if getattr(x, "requires_grad", False):
+        x = x.detach()
+    if x.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be a 2-D array (rows x d) or 1-D (d = 1), "
+            f"got {x.ndim}-D array of shape {tuple(x.shape)}"
+        )
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32)
+    if x.ndim == 2 and x.shape[1] > 1 and x.stride(1) != 1:
+        x = x.contiguous()
+    return x
 
 
 def torch_float64():

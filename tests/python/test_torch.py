@@ -146,3 +146,53 @@ def test_cuda_tensors_are_measured():
     x, y = _inputs()
     r = InformationTracker(net, samples_per_input=5).measure(x.cuda(), y)
     assert all(math.isfinite(v.I_XT) for v in r.values())
+
+
+@pytest.mark.skipif(not (torch.cuda.is_available() and infoflow.cuda_available()),
+                    reason="no CUDA device for torch and infoflow")
+def test_log_density_reads_cuda_tensors_in_place():
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((500, 6))
+    c = rng.standard_normal((900, 6)) + 2.0
+    expected = infoflow.log_density(q, c, 0.4, backend="cpu", tolerance=0)
+    for dtype in (torch.float64, torch.float32):
+        qt = torch.tensor(q, dtype=dtype, device="cuda")
+        ct = torch.tensor(c, dtype=dtype, device="cuda", requires_grad=True)
+        ref = expected if dtype == torch.float64 else infoflow.log_density(
+            qt.cpu().double().numpy(), ct.detach().cpu().double().numpy(), 0.4, backend="cpu", tolerance=0)
+        got = infoflow.log_density(qt, ct, 0.4)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    # Rows with a gap between them (a column slice) are read as they lie; strided columns
+    # (a transpose) are made contiguous on the device first.
+    wide = torch.tensor(np.hstack([q, q]), device="cuda")[:, :6]
+    assert wide.stride() == (12, 1)
+    np.testing.assert_allclose(infoflow.log_density(wide, torch.tensor(c, device="cuda"), 0.4), expected,
+                               rtol=1e-5, atol=1e-5)
+    qt_t = torch.tensor(q.T.copy(), device="cuda").t()
+    np.testing.assert_allclose(infoflow.log_density(qt_t, torch.tensor(c, device="cuda"), 0.4), expected,
+                               rtol=1e-5, atol=1e-5)
+    bad = torch.tensor(c, device="cuda")
+    bad[17, 2] = float("nan")
+    with pytest.raises(ValueError, match="centers row 17"):
+        infoflow.log_density(torch.tensor(q, device="cuda"), bad, 0.4)
+
+
+def test_device_matrix_preparation():
+    # What log_density does to CUDA tensors before reading them in place, checked on CPU
+    # tensors (the same torch calls): dtypes, column strides, grad, bad shapes.
+    from infoflow import _arrays
+    x = torch.arange(12, dtype=torch.int32).reshape(3, 4)
+    y = _arrays.as_device_matrix("x", x)
+    assert y.dtype == torch.float32 and torch.equal(y, x.float())
+    t = torch.randn(4, 3, dtype=torch.float64).t()
+    assert t.stride(1) != 1
+    z = _arrays.as_device_matrix("t", t)
+    assert z.dtype == torch.float64 and z.stride(1) == 1 and torch.equal(z, t)
+    g = _arrays.as_device_matrix("g", torch.ones(2, 2, requires_grad=True))
+    assert not g.requires_grad
+    sliced = torch.randn(5, 8)[:, :3]
+    assert _arrays.as_device_matrix("s", sliced).stride() == (8, 1)  # read as it lies
+    with pytest.raises(ValueError, match="2-D"):
+        _arrays.as_device_matrix("x", torch.zeros(2, 2, 2))
+    with pytest.raises(TypeError, match="real"):
+        _arrays.as_device_matrix("x", torch.zeros(2, 2, dtype=torch.complex64))

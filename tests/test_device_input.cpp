@@ -1,0 +1,102 @@
+// log_density_on_device: inputs already in GPU memory, read in place (issue 5's zero-copy
+// path for CUDA tensors). Agreement with the host-memory API on the same data, for float32
+// and float64 rows with padding between them; bad input named. Needs a device: skips
+// without one (the no-device error is tested in test_backends.cpp).
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace infoflow {
+namespace {
+
+struct DeviceCopy {  // rows x cols of x, each row padded to `stride` elements, on the device
+  void* ptr = nullptr;
+  template <class T>
+  DeviceCopy(const std::vector<double>& x, std::size_t rows, std::size_t cols, std::size_t stride, T) {
+    std::vector<T> padded(rows * stride, T(7));  // padding a reader must skip
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t k = 0; k < cols; ++k) padded[i * stride + k] = static_cast<T>(x[i * cols + k]);
+    }
+    EXPECT_EQ(cudaMalloc(&ptr, padded.size() * sizeof(T)), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(ptr, padded.data(), padded.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ~DeviceCopy() { cudaFree(ptr); }
+};
+
+TEST(DeviceInput, MatchesHostApiForFloat32AndFloat64Rows) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  const std::size_t m = 700, n = 1500, d = 5, stride = 8;
+  const double sigma = 0.3;
+  auto q = testing::random_matrix(m, d, 1), c = testing::random_matrix(n, d, 2);
+  for (double& v : c) v += 3;  // off-centre data: the device computes the mean itself
+  std::vector<double> expected(m), got(m);
+  ComputeOptions opt;
+  opt.backend = Backend::Cpu;
+  opt.tolerance = 0;
+  log_density({q.data(), m, d}, {c.data(), n, d}, {}, sigma, {expected.data(), m}, opt);
+  // float64 rows: the same inputs as the host path, so the same float32 rounding.
+  {
+    const DeviceCopy dq(q, m, d, stride, 0.0), dc(c, n, d, stride, 0.0);
+    log_density_on_device({dq.ptr, m, d, stride, DType::Float64}, {dc.ptr, n, d, stride, DType::Float64}, {},
+                          sigma, {got.data(), m});
+    for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(got[i], expected[i], 1e-5 * (1 + std::abs(expected[i]))) << i;
+  }
+  // float32 rows: the inputs rounded to float32 first, against the host path on those.
+  {
+    std::vector<double> q32(q), c32(c);
+    for (double& v : q32) v = static_cast<float>(v);
+    for (double& v : c32) v = static_cast<float>(v);
+    log_density({q32.data(), m, d}, {c32.data(), n, d}, {}, sigma, {expected.data(), m}, opt);
+    const DeviceCopy dq(q32, m, d, stride, 0.f), dc(c32, n, d, d, 0.f);
+    log_density_on_device({dq.ptr, m, d, stride, DType::Float32}, {dc.ptr, n, d, d, DType::Float32}, {},
+                          sigma, {got.data(), m});
+    for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(got[i], expected[i], 1e-5 * (1 + std::abs(expected[i]))) << i;
+  }
+  // Weights (host memory) as the host path takes them.
+  std::vector<double> w(n);
+  for (std::size_t j = 0; j < n; ++j) w[j] = 1.0 + static_cast<double>(j % 7);
+  double total = 0;
+  for (double v : w) total += v;
+  for (double& v : w) v /= total;
+  log_density({q.data(), m, d}, {c.data(), n, d}, {w.data(), n}, sigma, {expected.data(), m}, opt);
+  const DeviceCopy dq(q, m, d, d, 0.0), dc(c, n, d, d, 0.0);
+  log_density_on_device({dq.ptr, m, d, d, DType::Float64}, {dc.ptr, n, d, d, DType::Float64}, {w.data(), n},
+                        sigma, {got.data(), m});
+  for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(got[i], expected[i], 1e-5 * (1 + std::abs(expected[i]))) << i;
+}
+
+TEST(DeviceInput, NamesBadInput) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  const std::size_t m = 40, n = 50, d = 3;
+  auto q = testing::random_matrix(m, d, 1), c = testing::random_matrix(n, d, 2);
+  std::vector<double> out(m);
+  c[17 * d + 1] = std::nan("");
+  {
+    const DeviceCopy dq(q, m, d, d, 0.0), dc(c, n, d, d, 0.0);
+    try {
+      log_density_on_device({dq.ptr, m, d, d, DType::Float64}, {dc.ptr, n, d, d, DType::Float64}, {}, 1.0,
+                            {out.data(), m});
+      ADD_FAILURE() << "NaN centre accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("centers row 17"), std::string::npos) << e.what();
+    }
+    // A host pointer where GPU memory is expected.
+    EXPECT_THROW(log_density_on_device({q.data(), m, d, d, DType::Float64}, {dc.ptr, n, d, d, DType::Float64},
+                                       {}, 1.0, {out.data(), m}),
+                 InvalidArgument);
+    EXPECT_THROW(log_density_on_device({dq.ptr, m, d, d, DType::Float64}, {dc.ptr, n, d, d, DType::Float64}, {},
+                                       0.0, {out.data(), m}),
+                 InvalidArgument);  // sigma
+    EXPECT_THROW(log_density_on_device({dq.ptr, m, d, d - 1, DType::Float64}, {dc.ptr, n, d, d, DType::Float64},
+                                       {}, 1.0, {out.data(), m}),
+                 InvalidArgument);  // stride below the columns
+  }
+}
+
+}  // namespace
+}  // namespace infoflow
