@@ -28,8 +28,6 @@
 #include <thread>
 #include <vector>
 
-#include "cpu/kd_order.hpp"
-#include "cpu/tile_tree.hpp"
 #include "cuda/chunk_fallback.hpp"
 #include "cuda/segment_layout.hpp"
 #include "cuda/tile_lists.hpp"
@@ -790,10 +788,9 @@ bool lse_cuda_pruned(const LseProblemF32& p, double* out, const ProgressFn& prog
       p.m > kMaxRows) {
     return false;
   }
-  // pruning_can_pay and the tree's largest weights work in log2 units, as the cpu backend.
-  std::vector<float> log2_w(p.n);
-  for (std::size_t j = 0; j < p.n; ++j) log2_w[j] = static_cast<float>(p.log_weights[j] * kLog2e);
-  {
+  {  // pruning_can_pay works in log2 units, as the cpu backend
+    std::vector<float> log2_w(p.n);
+    for (std::size_t j = 0; j < p.n; ++j) log2_w[j] = static_cast<float>(p.log_weights[j] * kLog2e);
     LseProblemF32 p2 = p;
     p2.log_weights = log2_w.data();
     p2.alpha = static_cast<float>(p.alpha * kLog2e);
@@ -801,27 +798,13 @@ bool lse_cuda_pruned(const LseProblemF32& p, double* out, const ProgressFn& prog
     if (!pruning_can_pay(p2, {whole_q, whole_c, 1})) return false;
   }
   require_usable_device();
-  const std::size_t d = p.d;
-  // The two orderings are independent: queries on a second thread, each on half the cores.
-  const int order_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
-  auto qorder = std::async(std::launch::async,
-                           [&] { return kd_order(p.queries, p.m, d, kThreads, order_threads); });
-  const std::vector<std::uint32_t> cperm = kd_order(p.centers, p.n, d, kTileC, order_threads);
-  const std::vector<std::uint32_t> qperm = qorder.get();
-  std::vector<float> queries(p.m * d), centers(p.n * d), log_w(p.n), sorted_log2_w(p.n);
-  for (std::size_t i = 0; i < p.m; ++i) std::copy_n(p.queries + std::size_t{qperm[i]} * d, d, &queries[i * d]);
-  for (std::size_t j = 0; j < p.n; ++j) {
-    std::copy_n(p.centers + std::size_t{cperm[j]} * d, d, &centers[j * d]);
-    log_w[j] = p.log_weights[cperm[j]], sorted_log2_w[j] = log2_w[cperm[j]];
-  }
-  TileTree tree;
-  tree.d = d;
-  tree.root.push_back(TreeBuilder{centers.data(), sorted_log2_w.data(), d, kTileC, 0, tree}.build(0, p.n));
+  const PrunedOrder o = pruned_order(p.queries, p.m, p.centers, p.log_weights, p.n, p.d, kThreads, kTileC,
+                                     std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2)));
   LseProblemF32 sorted = p;
-  sorted.queries = queries.data(), sorted.centers = centers.data(), sorted.log_weights = log_w.data();
+  sorted.queries = o.queries.data(), sorted.centers = o.centers.data(), sorted.log_weights = o.log_w.data();
   std::vector<double> sorted_out(p.m);
-  lse_cuda_whole(sorted, sorted_out.data(), progress, &tree);
-  for (std::size_t i = 0; i < p.m; ++i) out[qperm[i]] = sorted_out[i];
+  lse_cuda_whole(sorted, sorted_out.data(), progress, &o.tree);
+  for (std::size_t i = 0; i < p.m; ++i) out[o.qperm[i]] = sorted_out[i];
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/kd_order.hpp"
+#include "cuda/segment_layout.hpp"
 #include "cuda/tile_lists.hpp"
 #include "lse_backends.hpp"
 #include "test_util.hpp"
@@ -169,17 +170,17 @@ ListRun run_tile_lists(const Clustered& c, double alpha, double tol) {
   const std::size_t d = c.d, n = c.n, m = c.m;
   const int di = static_cast<int>(d);
   const std::vector<float> qf(c.queries.begin(), c.queries.end()), cf(c.centers.begin(), c.centers.end());
-  const auto qperm = detail::kd_order(qf.data(), m, d, kBlock), cperm = detail::kd_order(cf.data(), n, d, kTile);
+  const std::vector<float> log_w(n, static_cast<float>(-std::log(static_cast<double>(n))));
+  const detail::PrunedOrder o = detail::pruned_order(qf.data(), m, cf.data(), log_w.data(), n, d, kBlock, kTile, 2);
+  const auto& qperm = o.qperm;
+  const auto& q = o.queries;
+  const auto& tree = o.tree;
+  // The padded centres and log2 weights, as lse_cuda_whole lays them out.
   const std::size_t tiles = (n + kTile - 1) / kTile, blocks = (m + kBlock - 1) / kBlock;
-  std::vector<float> q(m * d), x(tiles * kTile * d, 0.f), lw2(tiles * kTile, -HUGE_VALF);
-  for (std::size_t i = 0; i < m; ++i) std::copy_n(&qf[qperm[i] * d], d, &q[i * d]);
-  for (std::size_t j = 0; j < n; ++j) {
-    std::copy_n(&cf[cperm[j] * d], d, &x[j * d]);
-    lw2[j] = static_cast<float>(-std::log2(static_cast<double>(n)));
-  }
-  detail::TileTree tree;
-  tree.d = d;
-  tree.root.push_back(detail::TreeBuilder{x.data(), lw2.data(), d, kTile, 0, tree}.build(0, n));
+  std::vector<float> x(tiles * kTile * d, 0.f);
+  std::copy(o.centers.begin(), o.centers.end(), x.begin());
+  const std::size_t whole[2] = {0, n};
+  const std::vector<float> lw2 = detail::pad_segment_log2_weights(o.log_w.data(), whole, 1, {0}, tiles * kTile);
   const detail::TileBoxes boxes = detail::tile_boxes(tree, tiles);
   const double alpha2 = alpha / std::log(2.0);
   // Log-sum-exp (natural log) of query row i over the given tiles, float64.
