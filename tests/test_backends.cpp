@@ -150,6 +150,33 @@ TEST(BackendSelection, NamesRoundTrip) {
 
 // The GPU's out-of-memory fallback (kernels/lse_gaussian.cu) shrinks its query chunk
 // by halves in whole blocks until one block fails too.
+TEST(CpuBackend, OnePassFoldKeepsTheTwoPassAccuracy) {
+  // d <= 2 folds tiles in one pass (lse_cpu.cpp, TileSumsOnePass), relative to each
+  // query's running max, and refolds a tile two-pass when its max rises more than 2
+  // above. Here every query's first tile holds a centre 9 sigma away (running max -58 in
+  // log2 units) and its second the one that dominates, 0.3-0.4 sigma away: a rise of 58.
+  // Folded relative to the old max, x = e - max would keep only the bits of ulp(58) and
+  // the result drift by ~1e-6 (measured with the headroom at 64: 1.4e-6 worst); the
+  // two-pass refold keeps it at 1.2e-7. Tiles are 512 centres wide at d = 1 (tile_width). The data are exact in float32 in sigma units (alpha = 1/2,
+  // centres mirrored around 0), so the float64 reference measures the fold alone.
+  const std::size_t pairs = 256, m = 2 * pairs, n = 4 * pairs;
+  std::vector<double> q(m), c(n);
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const double p = (static_cast<double>(i) + 0.5) * 64, near = 0.3125 + static_cast<double>(i % 7) / 64;
+    q[2 * i] = p, q[2 * i + 1] = -p;
+    c[2 * i] = p + 9, c[2 * i + 1] = -(p + 9);                  // the first tile: far
+    c[m + 2 * i] = p + near, c[m + 2 * i + 1] = -(p + near);  // the second: near
+  }
+  std::vector<double> ref(m), cpu(m);
+  ComputeOptions o;
+  o.tolerance = 0;
+  o.backend = Backend::Reference;
+  log_sum_exp_gaussian({q.data(), m, 1}, {c.data(), n, 1}, {}, 0.5, {ref.data(), m}, o);
+  o.backend = Backend::Cpu;
+  log_sum_exp_gaussian({q.data(), m, 1}, {c.data(), n, 1}, {}, 0.5, {cpu.data(), m}, o);
+  for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(cpu[i], ref[i], 3e-7) << "query " << i;
+}
+
 TEST(GpuOutOfMemory, ChunksShrinkByHalvesInWholeBlocks) {
   std::vector<std::size_t> seen;
   for (std::size_t rows = 1000000; rows != 0; rows = detail::smaller_chunk(rows, 128)) seen.push_back(rows);
