@@ -109,6 +109,9 @@ constexpr float kOnePassHeadroom = 2.0f;
 // (n = m = 20000, sigma = 0.1, exact path, 2 cores AVX3), one-pass vs two-pass time:
 // d = 1 -11%, d = 2 -8%, d = 4 0%, d = 8 +10%, d = 10 +11%, d = 16 +12% (there the
 // running max rises by more than the headroom on many tiles, each refolded two-pass).
+// Also tried and dropped: an integer reference entering 2^(e - ref) through the exponent
+// bits (exact at any rise, so a headroom of 120 and almost no refolds): d = 4 and 8 only
+// 2% faster, d = 16 5% slower, and the pruned walk then needs the true max kept apart.
 constexpr std::size_t kOnePassMaxDim = 2;
 
 // The same register block as TileExponents, folding as it goes: sums[r] = the tile's sum
