@@ -226,24 +226,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
                                                           : static_cast<double>(run_max) * kLn2 + log(run_sum);
 }
 
-// dst (rows_pad x dp) = src (rows x d) with zeros in the padding.
-__global__ void pad_rows_kernel(const float* __restrict__ src, long long rows, int d,
-                                float* __restrict__ dst, long long rows_pad, int dp) {
-  const long long total = rows_pad * dp;
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += stride) {
-    const long long r = e / dp;
-    const int k = static_cast<int>(e - r * dp);
-    dst[e] = (r < rows && k < d) ? src[r * d + k] : 0.f;
-  }
-}
-
-// ---- inputs already on the device (log_density_on_device) ------------------------------
-// dst (rows_pad x dp, zeros in the padding) = (src - mean) * inv_scale in float32, from rows
-// [0, rows) of a strided float32/float64 device matrix: the move to sigma units that
-// prepare_centers does on the host. The first non-finite row (numbered from row0) goes to
-// *bad_row, so the caller can name it.
+// ---- rows into the kernel's padded layout ----------------------------------------------
+// dst (rows_pad x dp, zeros in the padding) from rows [0, rows) of a strided float32 or
+// float64 device matrix: as they are (mean == nullptr: uploaded rows, already in sigma
+// units), or (src - mean) * inv_scale, the move to sigma units that prepare_centers does on
+// the host, for inputs already on the device (log_density_on_device). There, the first
+// non-finite row (numbered from row0) goes to *bad_row, so the caller can name it.
 template <class T>
 __global__ void prepare_rows_kernel(const T* __restrict__ src, long long rows, int d,
                                     long long stride, const double* __restrict__ mean,
@@ -257,9 +245,13 @@ __global__ void prepare_rows_kernel(const T* __restrict__ src, long long rows, i
     const int k = static_cast<int>(e - r * dp);
     float v = 0.f;
     if (r < rows && k < d) {
-      const double x = static_cast<double>(src[r * stride + k]);
-      if (!isfinite(x)) atomicMin(bad_row, static_cast<unsigned long long>(row0 + r));
-      v = static_cast<float>((x - mean[k]) * inv_scale);
+      if (mean == nullptr) {
+        v = static_cast<float>(src[r * stride + k]);
+      } else {
+        const double x = static_cast<double>(src[r * stride + k]);
+        if (!isfinite(x)) atomicMin(bad_row, static_cast<unsigned long long>(row0 + r));
+        v = static_cast<float>((x - mean[k]) * inv_scale);
+      }
     }
     dst[e] = v;
   }
@@ -451,9 +443,9 @@ void upload_padded(const float* host, std::size_t rows, std::size_t rows_pad, st
   INFOFLOW_CUDA_CHECK(cudaMemcpy(flat, host, rows * d * sizeof(float), cudaMemcpyHostToDevice));
   const std::size_t blocks =
       std::min<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 65535);
-  pad_rows_kernel<<<static_cast<unsigned>(blocks), kPadThreads>>>(
-      flat, static_cast<long long>(rows), static_cast<int>(d), padded,
-      static_cast<long long>(rows_pad), static_cast<int>(dp));
+  prepare_rows_kernel<float><<<static_cast<unsigned>(blocks), kPadThreads>>>(
+      flat, static_cast<long long>(rows), static_cast<int>(d), static_cast<long long>(d), nullptr, 1.0,
+      padded, static_cast<long long>(rows_pad), static_cast<int>(dp), nullptr, 0);
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
 

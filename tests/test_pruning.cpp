@@ -17,27 +17,29 @@
 namespace infoflow {
 namespace {
 
-// SZT-like: 512 cluster centres in [-1, 1]^d (tanh of a Gaussian), 20 samples each with
-// spread 3 sigma; queries are samples plus sigma noise.
+// SZT-like: `clusters` cluster centres in [-1, 1]^d (tanh of a Gaussian), `per_cluster`
+// samples each with spread 3 sigma; every `query_step`-th sample plus sigma noise is a
+// query.
 struct Clustered {
   std::vector<double> centers, queries;
   std::size_t n = 0, m = 0, d = 0;
 };
 
-Clustered clustered(std::size_t d, double sigma, unsigned seed) {
+Clustered clustered(std::size_t d, double sigma, unsigned seed, int clusters = 512, int per_cluster = 20,
+                    std::size_t query_step = 3) {
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> normal;
   Clustered c;
   c.d = d;
-  for (int k = 0; k < 512; ++k) {
+  for (int k = 0; k < clusters; ++k) {
     std::vector<double> mu(d);
     for (double& v : mu) v = std::tanh(2 * normal(gen));
-    for (int s = 0; s < 20; ++s) {
+    for (int s = 0; s < per_cluster; ++s) {
       for (std::size_t j = 0; j < d; ++j) c.centers.push_back(mu[j] + 3 * sigma * normal(gen));
     }
   }
   c.n = c.centers.size() / d;
-  for (std::size_t i = 0; i < c.n; i += 3) {
+  for (std::size_t i = 0; i < c.n; i += query_step) {
     for (std::size_t j = 0; j < d; ++j) c.queries.push_back(c.centers[i * d + j] + sigma * normal(gen));
   }
   c.m = c.queries.size() / d;
@@ -234,22 +236,7 @@ TEST(CudaPruning, TileListsWithinProvenBound) {
   // block of 128 queries holds about one cluster.
   for (std::size_t d : {3, 10}) {
     const double sigma = 0.005, alpha = 1 / (2 * sigma * sigma);
-    std::mt19937_64 gen(d);
-    std::normal_distribution<double> normal;
-    Clustered c;
-    c.d = d;
-    for (int k = 0; k < 32; ++k) {
-      std::vector<double> mu(d);
-      for (double& v : mu) v = std::tanh(2 * normal(gen));
-      for (int s = 0; s < 512; ++s) {
-        for (std::size_t j = 0; j < d; ++j) c.centers.push_back(mu[j] + 3 * sigma * normal(gen));
-      }
-    }
-    c.n = c.centers.size() / d;
-    for (std::size_t i = 0; i < c.n; i += 4) {
-      for (std::size_t j = 0; j < d; ++j) c.queries.push_back(c.centers[i * d + j] + sigma * normal(gen));
-    }
-    c.m = c.queries.size() / d;
+    const Clustered c = clustered(d, sigma, static_cast<unsigned>(d), 32, 512, 4);
     std::vector<double> exact(c.m);
     detail::lse_reference(c.queries.data(), c.m, c.centers.data(), c.n,
                           std::vector<double>(c.n, -std::log(double(c.n))).data(), d, alpha, exact.data());

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/lse_cpu_tiling.hpp"
@@ -56,18 +57,18 @@ HWY_INLINE VF Exp2Clamped(DF df, VF x) {
   return hn::BitCast(df, hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n))));
 }
 
-// Exponents e = log_w - alpha ||q - c||^2 of kMicroQueries queries against one packed
-// tile, written to buf (kMicroQueries x T), and each query's maximum over the tile.
-// Register block: kMicroQueries queries x 2 vectors of centres = 8 accumulators.
-HWY_INLINE void TileExponents(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
-                              std::size_t T, std::size_t d,
-                              const float* const* HWY_RESTRICT q, float alpha,
-                              float* HWY_RESTRICT buf, float* tile_max) {
+// The register block both folds share: kMicroQueries queries x 2 vectors of centres = 8
+// accumulators (leaving registers for the centre loads and broadcasts even on 16-register
+// AVX2). For each column block j (2N centres) of the tile, each query r's exponents
+// e = log_w - alpha ||q_r - c||^2 go to emit(r, j, e0, e1), r a compile-time constant.
+template <class Emit>
+HWY_INLINE void ForEachExponentBlock(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
+                                     std::size_t T, std::size_t d, const float* const* HWY_RESTRICT q,
+                                     float alpha, const Emit& emit) {
   static_assert(kMicroQueries == 4, "the register block below is written for 4 queries");
   const DF df;
   const std::size_t N = hn::Lanes(df);
   const VF neg_alpha = hn::Set(df, -alpha);
-  VF m0 = hn::Set(df, -std::numeric_limits<float>::infinity()), m1 = m0, m2 = m0, m3 = m0;
   for (std::size_t j = 0; j < T; j += 2 * N) {
     VF a00 = hn::Zero(df), a01 = a00, a10 = a00, a11 = a00;
     VF a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -85,14 +86,38 @@ HWY_INLINE void TileExponents(const float* HWY_RESTRICT tile, const float* HWY_R
       a30 = hn::MulAdd(t0, t0, a30), a31 = hn::MulAdd(t1, t1, a31);
     }
     const VF w0 = hn::Load(df, lw + j), w1 = hn::Load(df, lw + j + N);
-    auto emit = [&](VF acc0, VF acc1, std::size_t r, VF& mx) {
-      const VF e0 = hn::MulAdd(acc0, neg_alpha, w0), e1 = hn::MulAdd(acc1, neg_alpha, w1);
-      hn::Store(e0, df, buf + r * T + j);
-      hn::Store(e1, df, buf + r * T + j + N);
-      mx = hn::Max(mx, hn::Max(e0, e1));
-    };
-    emit(a00, a01, 0, m0), emit(a10, a11, 1, m1), emit(a20, a21, 2, m2), emit(a30, a31, 3, m3);
+    emit(std::integral_constant<int, 0>(), j, hn::MulAdd(a00, neg_alpha, w0), hn::MulAdd(a01, neg_alpha, w1));
+    emit(std::integral_constant<int, 1>(), j, hn::MulAdd(a10, neg_alpha, w0), hn::MulAdd(a11, neg_alpha, w1));
+    emit(std::integral_constant<int, 2>(), j, hn::MulAdd(a20, neg_alpha, w0), hn::MulAdd(a21, neg_alpha, w1));
+    emit(std::integral_constant<int, 3>(), j, hn::MulAdd(a30, neg_alpha, w0), hn::MulAdd(a31, neg_alpha, w1));
   }
+}
+
+// One of four vectors by a compile-time index (no arrays of vectors: Highway's scalable
+// targets do not allow them).
+template <int R>
+HWY_INLINE VF& Pick(std::integral_constant<int, R>, VF& v0, VF& v1, VF& v2, VF& v3) {
+  if constexpr (R == 0) return v0;
+  else if constexpr (R == 1) return v1;
+  else if constexpr (R == 2) return v2;
+  else return v3;
+}
+
+// Exponents of kMicroQueries queries against one packed tile, written to buf
+// (kMicroQueries x T), and each query's maximum over the tile.
+HWY_INLINE void TileExponents(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
+                              std::size_t T, std::size_t d,
+                              const float* const* HWY_RESTRICT q, float alpha,
+                              float* HWY_RESTRICT buf, float* tile_max) {
+  const DF df;
+  const std::size_t N = hn::Lanes(df);
+  VF m0 = hn::Set(df, -std::numeric_limits<float>::infinity()), m1 = m0, m2 = m0, m3 = m0;
+  ForEachExponentBlock(tile, lw, T, d, q, alpha, [&](auto r, std::size_t j, VF e0, VF e1) {
+    hn::Store(e0, df, buf + r * T + j);
+    hn::Store(e1, df, buf + r * T + j + N);
+    VF& mx = Pick(r, m0, m1, m2, m3);
+    mx = hn::Max(mx, hn::Max(e0, e1));
+  });
   tile_max[0] = hn::GetLane(hn::MaxOfLanes(df, m0));
   tile_max[1] = hn::GetLane(hn::MaxOfLanes(df, m1));
   tile_max[2] = hn::GetLane(hn::MaxOfLanes(df, m2));
@@ -122,43 +147,20 @@ constexpr std::size_t kOnePassMaxDim = 2;
 HWY_INLINE void TileSumsOnePass(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
                                 std::size_t T, std::size_t d, const float* const* HWY_RESTRICT q,
                                 float alpha, const float* ref, float* sums, float* tile_max) {
-  static_assert(kMicroQueries == 4, "the register block below is written for 4 queries");
   const DF df;
-  const std::size_t N = hn::Lanes(df);
-  const VF neg_alpha = hn::Set(df, -alpha);
   VF m0 = hn::Set(df, -std::numeric_limits<float>::infinity()), m1 = m0, m2 = m0, m3 = m0;
   VF s0 = hn::Zero(df), s1 = s0, s2 = s0, s3 = s0;
-  for (std::size_t j = 0; j < T; j += 2 * N) {
-    VF a00 = hn::Zero(df), a01 = a00, a10 = a00, a11 = a00;
-    VF a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    for (std::size_t k = 0; k < d; ++k) {
-      const VF c0 = hn::Load(df, tile + k * T + j);
-      const VF c1 = hn::Load(df, tile + k * T + j + N);
-      VF b = hn::Set(df, q[0][k]);
-      VF t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
-      a00 = hn::MulAdd(t0, t0, a00), a01 = hn::MulAdd(t1, t1, a01);
-      b = hn::Set(df, q[1][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
-      a10 = hn::MulAdd(t0, t0, a10), a11 = hn::MulAdd(t1, t1, a11);
-      b = hn::Set(df, q[2][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
-      a20 = hn::MulAdd(t0, t0, a20), a21 = hn::MulAdd(t1, t1, a21);
-      b = hn::Set(df, q[3][k]), t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b);
-      a30 = hn::MulAdd(t0, t0, a30), a31 = hn::MulAdd(t1, t1, a31);
-    }
-    const VF w0 = hn::Load(df, lw + j), w1 = hn::Load(df, lw + j + N);
-    auto fold = [&](VF acc0, VF acc1, float r, VF& mx, VF& sum) {
-      const VF e0 = hn::MulAdd(acc0, neg_alpha, w0), e1 = hn::MulAdd(acc1, neg_alpha, w1);
-      mx = hn::Max(mx, hn::Max(e0, e1));
-      const VF rv = hn::Set(df, r);
-      sum = hn::Add(sum, hn::Add(Exp2Clamped(df, hn::Sub(e0, rv)), Exp2Clamped(df, hn::Sub(e1, rv))));
-    };
-    fold(a00, a01, ref[0], m0, s0), fold(a10, a11, ref[1], m1, s1);
-    fold(a20, a21, ref[2], m2, s2), fold(a30, a31, ref[3], m3, s3);
-  }
-  const VF ms[4] = {m0, m1, m2, m3}, ss[4] = {s0, s1, s2, s3};
-  for (std::size_t r = 0; r < kMicroQueries; ++r) {
-    tile_max[r] = hn::GetLane(hn::MaxOfLanes(df, ms[r]));
-    sums[r] = hn::GetLane(hn::SumOfLanes(df, ss[r]));
-  }
+  ForEachExponentBlock(tile, lw, T, d, q, alpha, [&](auto r, std::size_t, VF e0, VF e1) {
+    VF& mx = Pick(r, m0, m1, m2, m3);
+    VF& sum = Pick(r, s0, s1, s2, s3);
+    mx = hn::Max(mx, hn::Max(e0, e1));
+    const VF rv = hn::Set(df, ref[decltype(r)::value]);
+    sum = hn::Add(sum, hn::Add(Exp2Clamped(df, hn::Sub(e0, rv)), Exp2Clamped(df, hn::Sub(e1, rv))));
+  });
+  tile_max[0] = hn::GetLane(hn::MaxOfLanes(df, m0)), sums[0] = hn::GetLane(hn::SumOfLanes(df, s0));
+  tile_max[1] = hn::GetLane(hn::MaxOfLanes(df, m1)), sums[1] = hn::GetLane(hn::SumOfLanes(df, s1));
+  tile_max[2] = hn::GetLane(hn::MaxOfLanes(df, m2)), sums[2] = hn::GetLane(hn::SumOfLanes(df, s2));
+  tile_max[3] = hn::GetLane(hn::MaxOfLanes(df, m3)), sums[3] = hn::GetLane(hn::SumOfLanes(df, s3));
 }
 
 // Folds one tile's exponents into a query's running (max, sum): the online rescale. All
