@@ -39,8 +39,9 @@ def szt_like(d, k, beta, seed):
     return c, y
 
 
-def exact_log_density(y, c, sigma, block=64):
+def exact_log_density(y, c, sigma):
     n, d = c.shape
+    block = max(1, min(64, int(1e8 // (n * d))))  # temporaries of at most ~1 GB at any n
     out = np.empty(len(y))
     for i in range(0, len(y), block):
         d2 = ((y[i:i + block, None, :] - c[None, :, :]) ** 2).sum(-1)
