@@ -185,10 +185,10 @@ HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_
 }
 
 // Folds one tile into the running (max, sum) of `rows` <= kMicroQueries queries (q holds
-// kMicroQueries pointers; the tail repeats the last). One pass (TileSumsOnePass) for d <=
-// kOnePassMaxDim once every query has a running max; otherwise, for a query's first tile, or a tile rising more than
-// kOnePassHeadroom above a query's running max, takes the two-pass path (TileExponents
-// into buf, then FoldTile) for the queries that need it.
+// kMicroQueries pointers; the tail repeats the last). For d <= kOnePassMaxDim, once every
+// query has a running max, in one pass (TileSumsOnePass); otherwise, and for the queries
+// whose tile max rises more than kOnePassHeadroom above their running max, in two
+// (TileExponents into buf, then FoldTile).
 HWY_INLINE void FoldMicroBlock(const float* HWY_RESTRICT tile, const float* HWY_RESTRICT lw,
                                std::size_t T, std::size_t d, const float* const* q, float alpha,
                                float* buf, float* run_max, double* run_sum, std::size_t rows) {
