@@ -171,8 +171,8 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
         in d > 1). float64 C-contiguous arrays are read in place (no copy). When queries
         and centers are both torch CUDA tensors (float32 or float64, contiguous columns),
         they are read in place on their GPU, every pair exact (``tolerance`` and
-        ``threads`` are unused there: pruning orders the data on the host); pass
-        ``backend="cpu"`` to copy them to the host instead.
+        ``threads`` are unused there: pruning orders the data on the host), when
+        infoflow has a usable GPU; pass ``backend="cpu"`` to copy them to the host.
     centers : array_like, shape (n, d) or (n,)
         Mixture centres, one per row.
     sigma : float
@@ -199,8 +199,13 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
     TypeError
         Not a real-valued array, or a non-torch GPU array.
     """
+    backend = _arrays.text("backend", backend)
     if (_arrays.is_torch_cuda(queries) and _arrays.is_torch_cuda(centers)
-            and _arrays.text("backend", backend) in ("auto", "cuda")):
+            and (backend == "cuda" or (backend == "auto" and _infoflow.cuda_available()))):
+        _arrays.count("threads", threads, 0)  # checked as on the host path, unused here
+        tolerance = _arrays.real("tolerance", tolerance)
+        if not 0 <= tolerance < 1:
+            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
         return _log_density_on_device(queries, centers, _arrays.real("sigma", sigma),
                                       _arrays.as_vector("weights", weights))
     q = _arrays.as_matrix("queries", queries)
@@ -212,7 +217,7 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
             "use y.reshape(1, -1) for a single point")
     w = _arrays.as_vector("weights", weights)
     return _infoflow.log_density(
-        q, c, _arrays.real("sigma", sigma), w, _arrays.text("backend", backend),
+        q, c, _arrays.real("sigma", sigma), w, backend,
         _arrays.count("threads", threads, 0), _arrays.real("tolerance", tolerance))
 
 
