@@ -17,8 +17,9 @@ void check_weights(Span<const double> weights, std::size_t n, const char* what =
 // Throws InvalidArgument unless v is finite and > 0.
 void check_positive(double v, const char* what);
 // Throws InvalidArgument unless threads is in [0, kMaxThreads] and the pruning tolerance
-// in [0, 1). Every estimator calls it on entry, before its first collective call (MPI): a rank that owns no queries never
-// reaches lse_dispatch, so a check only there could leave the other ranks waiting.
+// in [0, 1). Every estimator calls it on entry, before its first collective call (MPI): a
+// rank that owns no queries never reaches lse_dispatch, so a check only there could leave
+// the other ranks waiting.
 void check_compute(const ComputeOptions& opt);
 
 // Centres ready for every backend: the raw float64 view and log-weights for the

@@ -1,6 +1,6 @@
 // Shared host-side CUDA helpers of the kernels/ files: one check that turns every
-// cudaError_t into an infoflow::ResourceError naming the call, file and line, and an
-// RAII owner for device memory.
+// cudaError_t into an infoflow::ResourceError naming the call, file and line, an RAII
+// owner for device memory, and uploads into it.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "infoflow/infoflow.hpp"
 
@@ -40,6 +41,16 @@ DeviceBuffer<T> device_alloc(std::size_t count) {
   void* p = nullptr;
   INFOFLOW_CUDA_CHECK(cudaMalloc(&p, std::max<std::size_t>(count, 1) * sizeof(T)));
   return DeviceBuffer<T>(static_cast<T*>(p));
+}
+
+// A device copy of `host`, queued on `stream` (CUDA's legacy default stream unless given).
+// The host vector may go as soon as this returns: pageable memory is staged first.
+template <class T>
+DeviceBuffer<T> device_upload(const std::vector<T>& host, cudaStream_t stream = nullptr) {
+  DeviceBuffer<T> d = device_alloc<T>(host.size());
+  INFOFLOW_CUDA_CHECK(cudaMemcpyAsync(d.get(), host.data(), host.size() * sizeof(T),
+                                      cudaMemcpyHostToDevice, stream));
+  return d;
 }
 
 }  // namespace infoflow::detail

@@ -475,13 +475,6 @@ void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
 
-template <class T>
-DeviceBuffer<T> device_copy(const std::vector<T>& v) {
-  auto buf = device_alloc<T>(v.size());
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(buf.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return buf;
-}
-
 // Pruning's tile lists (cuda/tile_lists.hpp), built on the device for each query chunk:
 // its block boxes, every query's seed sum, the lists' sizes, their scan (CUB) and the
 // lists. The centres' box tree (built on the host, over the k-d ordered centres in tiles
@@ -494,10 +487,10 @@ class TileLists {
       : dc_(dc), dlw_(dlw), d_(d), dp_(dp), n_tiles_(n_pad / kTileC), root_(tree.root.at(0)),
         alpha2_(alpha * kLog2e), log2_tol_(log2_tol_per_centre) {
     const TileBoxes boxes = tile_boxes(tree, n_tiles_);
-    tlo_ = device_copy(boxes.lo), thi_ = device_copy(boxes.hi), tlw_ = device_copy(boxes.lw2_max);
-    node_lo_ = device_copy(tree.lo), node_hi_ = device_copy(tree.hi);
-    left_ = device_copy(tree.left), right_ = device_copy(tree.right);
-    leaf_tile_ = device_copy(boxes.node_tile);
+    tlo_ = device_upload(boxes.lo), thi_ = device_upload(boxes.hi), tlw_ = device_upload(boxes.lw2_max);
+    node_lo_ = device_upload(tree.lo), node_hi_ = device_upload(tree.hi);
+    left_ = device_upload(tree.left), right_ = device_upload(tree.right);
+    leaf_tile_ = device_upload(boxes.node_tile);
     const std::size_t max_blocks = round_up(max_rows, kThreads) / kThreads;
     blo_ = device_alloc<float>(max_blocks * d), bhi_ = device_alloc<float>(max_blocks * d);
     counts_ = device_alloc<std::uint64_t>(max_blocks + 1);
@@ -654,7 +647,7 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   const auto alpha2 = static_cast<float>(static_cast<double>(p.alpha) * kLog2e);
 
   auto dc = device_alloc<float>(n_pad * dp);
-  auto dlw = device_alloc<float>(n_pad);
+  const auto dlw = device_upload(log2_w);
   // The query chunk's buffers: on an out-of-memory refusal, smaller chunks (see
   // cuda/chunk_fallback.hpp); the centres above must fit whole, and plan_rows_per_launch
   // has said so with sizes if they cannot.
@@ -680,8 +673,6 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
     dflat.reset(), dq.reset(), dout.reset();
     rows_per_launch = next;
   }
-  INFOFLOW_CUDA_CHECK(
-      cudaMemcpy(dlw.get(), log2_w.data(), n_pad * sizeof(float), cudaMemcpyHostToDevice));
   if (dev != nullptr) {
     prepare_rows(dev->centers, 0, p.n, n_pad, dp, *dev, dc.get());
     check_finite_rows(*dev, "centers");
@@ -738,16 +729,9 @@ bool lse_cuda_segments(const LseProblemF32& p, SegmentsView seg, double* out, co
   const auto hc = pad_segment_rows(p.centers, d, dp, seg.center_offsets, seg.count, l.center_row, l.center_rows);
   const auto hw = pad_segment_log2_weights(p.log_weights, seg.center_offsets, seg.count, l.center_row,
                                            l.center_rows);
-  auto dq = device_alloc<float>(hq.size());
-  auto dc = device_alloc<float>(hc.size());
-  auto dw = device_alloc<float>(hw.size());
-  auto dt = device_alloc<SegmentTask>(l.tasks.size());
+  const auto dq = device_upload(hq), dc = device_upload(hc), dw = device_upload(hw);
+  const auto dt = device_upload(l.tasks);
   auto dout = device_alloc<double>(p.m);
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(dq.get(), hq.data(), hq.size() * sizeof(float), cudaMemcpyHostToDevice));
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(dc.get(), hc.data(), hc.size() * sizeof(float), cudaMemcpyHostToDevice));
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(dw.get(), hw.data(), hw.size() * sizeof(float), cudaMemcpyHostToDevice));
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(dt.get(), l.tasks.data(), l.tasks.size() * sizeof(SegmentTask),
-                                 cudaMemcpyHostToDevice));
   const auto alpha2 = static_cast<float>(static_cast<double>(p.alpha) * kLog2e);
   const std::size_t max_tasks = std::numeric_limits<int>::max();
   for (std::size_t t0 = 0; t0 < l.tasks.size();) {
@@ -895,8 +879,7 @@ void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
     for (std::size_t k = 0; k < d; ++k) mean[k] += host_partial[c * d + k];
   }
   for (double& v : mean) v /= static_cast<double>(n);
-  auto dmean = device_alloc<double>(d);
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(dmean.get(), mean.data(), d * sizeof(double), cudaMemcpyHostToDevice));
+  const auto dmean = device_upload(mean);
   auto bad_row = device_alloc<unsigned long long>(1);
   INFOFLOW_CUDA_CHECK(cudaMemset(bad_row.get(), 0xff, sizeof(unsigned long long)));
   // Log-weights shifted so the largest is 0, as prepare_centers does for host data.

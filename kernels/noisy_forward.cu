@@ -210,14 +210,6 @@ struct CublasDestroy {
 using StreamPtr = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
 using Cublas = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDestroy>;
 
-template <class T>
-DeviceBuffer<T> upload(const std::vector<T>& host, cudaStream_t stream) {
-  DeviceBuffer<T> d = device_alloc<T>(host.size());
-  INFOFLOW_CUDA_CHECK(cudaMemcpyAsync(d.get(), host.data(), host.size() * sizeof(T),
-                                      cudaMemcpyHostToDevice, stream));
-  return d;
-}
-
 double gib(double bytes) { return bytes / double(1u << 30); }
 
 // Shapes the device code relies on; the CPU path trusts its callers, but a mismatch here
@@ -376,8 +368,8 @@ std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<d
   const Plan plan = plan_chunks(net, rows, K, inputs.rows, inputs.cols);
   Device dev{raw_stream, raw_blas, {}, {}, {}, {}, {}, {}};
   for (const DenseLayer& layer : net.layers) {
-    dev.w.push_back(upload(layer.weight, raw_stream));
-    dev.b.push_back(upload(layer.bias, raw_stream));
+    dev.w.push_back(device_upload(layer.weight, raw_stream));
+    dev.b.push_back(device_upload(layer.bias, raw_stream));
   }
   dev.x = device_alloc<double>(plan.x_rows * inputs.cols);
   dev.s = device_alloc<double>(plan.chunk_rows * plan.width);
