@@ -764,18 +764,19 @@ bool lse_cuda_pruned(const LseProblemF32& p, double* out, const ProgressFn& prog
       p.m > kMaxRows) {
     return false;
   }
+  const std::size_t whole_q[2] = {0, p.m}, whole_c[2] = {0, p.n};
+  const SegmentsView whole{whole_q, whole_c, 1};
   {  // pruning_can_pay works in log2 units, as the cpu backend
     std::vector<float> log2_w(p.n);
     for (std::size_t j = 0; j < p.n; ++j) log2_w[j] = static_cast<float>(p.log_weights[j] * kLog2e);
     LseProblemF32 p2 = p;
     p2.log_weights = log2_w.data();
     p2.alpha = static_cast<float>(p.alpha * kLog2e);
-    const std::size_t whole_q[2] = {0, p.m}, whole_c[2] = {0, p.n};
-    if (!pruning_can_pay(p2, {whole_q, whole_c, 1})) return false;
+    if (!pruning_can_pay(p2, whole)) return false;
   }
   require_usable_device();
-  const PrunedOrder o = pruned_order(p.queries, p.m, p.centers, p.log_weights, p.n, p.d, kThreads, kTileC,
-                                     std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2)));
+  const KdOrdered o = kd_ordered(p.queries, p.centers, p.log_weights, p.d, whole, kThreads, kTileC, kLog2e,
+                                 static_cast<int>(std::thread::hardware_concurrency()));
   LseProblemF32 sorted = p;
   sorted.queries = o.queries.data(), sorted.centers = o.centers.data(), sorted.log_weights = o.log_w.data();
   std::vector<double> sorted_out(p.m);

@@ -169,11 +169,14 @@ struct ListRun {
 
 ListRun run_tile_lists(const Clustered& c, double alpha, double tol) {
   constexpr int kBlock = 128, kTile = 64;  // kThreads and kTileC of the kernel
+  constexpr double kLog2e = 1.4426950408889634074;  // the kernel's log2 weights: w * log2(e)
   const std::size_t d = c.d, n = c.n, m = c.m;
   const int di = static_cast<int>(d);
   const std::vector<float> qf(c.queries.begin(), c.queries.end()), cf(c.centers.begin(), c.centers.end());
   const std::vector<float> log_w(n, static_cast<float>(-std::log(static_cast<double>(n))));
-  const detail::PrunedOrder o = detail::pruned_order(qf.data(), m, cf.data(), log_w.data(), n, d, kBlock, kTile, 2);
+  const std::size_t q_off[2] = {0, m}, c_off[2] = {0, n};
+  const detail::KdOrdered o =
+      detail::kd_ordered(qf.data(), cf.data(), log_w.data(), d, {q_off, c_off, 1}, kBlock, kTile, kLog2e, 2);
   const auto& qperm = o.qperm;
   const auto& q = o.queries;
   const auto& tree = o.tree;

@@ -14,7 +14,6 @@
 #include <limits>
 #include <vector>
 
-#include "cpu/kd_order.hpp"
 #include "cpu/lse_cpu_tiling.hpp"
 #include "cpu/tile_tree.hpp"
 #include "lse_backends.hpp"
@@ -74,46 +73,13 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   if (seg.count == 0) seg = {whole_q, whole_c, 1};
   if (!pruning_can_pay(p, seg)) return false;
   const int nt = threads > 0 ? threads : omp_get_max_threads();
-  // Centres and queries in k-d order within each segment: the 2 x segments orderings are
-  // independent, so they run in parallel (for one big segment: centres on one thread,
-  // queries on another).
-  std::vector<float> centers(p.n * d), log_w(p.n), queries(p.m * d);
-  std::vector<std::uint32_t> qperm(p.m);
-  const auto jobs = static_cast<std::ptrdiff_t>(2 * seg.count);
-  // One big segment: each of its two orderings also splits its cells over half the threads.
-  const int order_threads = seg.count == 1 ? std::max(1, nt / 2) : 1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (std::ptrdiff_t job = 0; job < jobs; ++job) {
-    const auto s = static_cast<std::size_t>(job) % seg.count;
-    if (static_cast<std::size_t>(job) < seg.count) {
-      const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
-      const auto perm = kd_order(p.centers + c0 * d, n, d, kPruneTile, order_threads);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::copy_n(p.centers + (c0 + perm[i]) * d, d, centers.begin() + (c0 + i) * d);
-        log_w[c0 + i] = p.log_weights[c0 + perm[i]];
-      }
-    } else {
-      const std::size_t q0 = seg.query_offsets[s], m = seg.query_offsets[s + 1] - q0;
-      const auto perm = kd_order(p.queries + q0 * d, m, d, kPruneQueries, order_threads);
-      for (std::size_t i = 0; i < m; ++i) {
-        qperm[q0 + i] = static_cast<std::uint32_t>(q0 + perm[i]);
-        std::copy_n(p.queries + (q0 + perm[i]) * d, d, queries.begin() + (q0 + i) * d);
-      }
-    }
-  }
-  TileTree tree;
-  tree.d = d;
-  for (std::size_t s = 0, tile_base = 0; s < seg.count; ++s) {
-    const std::size_t c0 = seg.center_offsets[s], n = seg.center_offsets[s + 1] - c0;
-    TreeBuilder b{centers.data() + c0 * d, log_w.data() + c0, d, kPruneTile, tile_base, tree};
-    tree.root.push_back(n > 0 ? b.build(0, n) : TileTree::kNone);
-    tile_base += (n + kPruneTile - 1) / kPruneTile;
-  }
-  const PackedCenters pc = pack_centers(centers.data(), log_w.data(), d, seg.center_offsets,
+  const KdOrdered o = kd_ordered(p.queries, p.centers, p.log_weights, d, seg, kPruneQueries,
+                                 kPruneTile, 1.0, nt);
+  const PackedCenters pc = pack_centers(o.centers.data(), o.log_w.data(), d, seg.center_offsets,
                                         seg.count, kPruneTile);
   std::vector<Block> blocks;
   for (std::size_t s = 0; s < seg.count; ++s) {
-    if (tree.root[s] == TileTree::kNone) continue;
+    if (o.tree.root[s] == TileTree::kNone) continue;
     for (std::size_t r = seg.query_offsets[s]; r < seg.query_offsets[s + 1]; r += kPruneQueries) {
       blocks.push_back({s, r, std::min(kPruneQueries, seg.query_offsets[s + 1] - r)});
     }
@@ -123,9 +89,9 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
     const Block& k = blocks[i];
     const std::size_t t0 = pc.segment_tiles[k.segment], t1 = pc.segment_tiles[k.segment + 1];
     const std::size_t n_s = seg.center_offsets[k.segment + 1] - seg.center_offsets[k.segment];
-    const std::size_t folded = lse_pruned_block(pc, tree, tree.root[k.segment],
+    const std::size_t folded = lse_pruned_block(pc, o.tree, o.tree.root[k.segment],
                                                 log2_tolerance_per_centre(p.tolerance, n_s),
-                                                queries.data() + k.row * d, k.rows, p.alpha, buf,
+                                                o.queries.data() + k.row * d, k.rows, p.alpha, buf,
                                                 sorted_out.data() + k.row);
     return std::pair<std::size_t, std::size_t>{folded, t1 - t0};
   };
@@ -161,7 +127,7 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
       }
     }
   }
-  for (std::size_t i = 0; i < p.m; ++i) out[qperm[i]] = sorted_out[i];
+  for (std::size_t i = 0; i < p.m; ++i) out[o.qperm[i]] = sorted_out[i];
   if (progress) progress(1.0);
   return true;
 }

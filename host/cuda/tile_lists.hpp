@@ -22,10 +22,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <future>
 #include <vector>
 
-#include "cpu/kd_order.hpp"
 #include "cpu/tile_tree.hpp"
 
 #if defined(__CUDACC__)
@@ -117,39 +115,6 @@ inline TileBoxes tile_boxes(const TileTree& tree, std::size_t n_tiles) {
     b.lw2_max[t] = tree.lw_max[i];
   }
   return b;
-}
-
-// The host half of the GPU's pruning (lse_cuda_pruned): queries in k-d leaves of
-// block_rows (one CUDA block each), centres in k-d leaves of tile_rows with the box tree
-// over them; the two orderings run concurrently, each on `threads` threads.
-struct PrunedOrder {
-  std::vector<std::uint32_t> qperm;     // sorted query i is the caller's query qperm[i]
-  std::vector<float> queries, centers;  // rows in that order, d columns
-  std::vector<float> log_w;             // the centres' log-weights, in their order
-  TileTree tree;                        // lw_max in log2 units
-};
-
-inline PrunedOrder pruned_order(const float* queries, std::size_t m, const float* centers,
-                                const float* log_w, std::size_t n, std::size_t d,
-                                std::size_t block_rows, std::size_t tile_rows, int threads) {
-  constexpr double kLog2e = 1.4426950408889634074;
-  PrunedOrder o;
-  auto qorder = std::async(std::launch::async, [&] { return kd_order(queries, m, d, block_rows, threads); });
-  const std::vector<std::uint32_t> cperm = kd_order(centers, n, d, tile_rows, threads);
-  o.qperm = qorder.get();
-  o.queries.resize(m * d), o.centers.resize(n * d), o.log_w.resize(n);
-  std::vector<float> log2_w(n);
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t k = 0; k < d; ++k) o.queries[i * d + k] = queries[std::size_t{o.qperm[i]} * d + k];
-  }
-  for (std::size_t j = 0; j < n; ++j) {
-    for (std::size_t k = 0; k < d; ++k) o.centers[j * d + k] = centers[std::size_t{cperm[j]} * d + k];
-    o.log_w[j] = log_w[cperm[j]];
-    log2_w[j] = static_cast<float>(static_cast<double>(o.log_w[j]) * kLog2e);
-  }
-  o.tree.d = d;
-  o.tree.root.push_back(TreeBuilder{o.centers.data(), log2_w.data(), d, tile_rows, 0, o.tree}.build(0, n));
-  return o;
 }
 
 }  // namespace infoflow::detail
