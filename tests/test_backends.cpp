@@ -2,12 +2,17 @@
 // primes, non-multiples of every tile), d from 1 to 4096, sigma from 1e-4 to 1e3 times the
 // data scale. Tolerances are the accuracy contract of issue 3 and README "Accuracy".
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <string>
 #include <vector>
 
 #include "cuda/chunk_fallback.hpp"
 #include "cuda/segment_layout.hpp"
+#include "lse_backends.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {
@@ -175,6 +180,50 @@ TEST(CpuBackend, OnePassFoldKeepsTheTwoPassAccuracy) {
   o.backend = Backend::Cpu;
   log_sum_exp_gaussian({q.data(), m, 1}, {c.data(), n, 1}, {}, 0.5, {cpu.data(), m}, o);
   for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(cpu[i], ref[i], 3e-7) << "query " << i;
+}
+
+// The cpu backend dispatches at run time to the widest SIMD target the CPU has, and the
+// targets differ in code (AVX-512: a 4 x 4-vector register block and VSCALEFPS in the
+// exp2; narrower ones: 4 x 2 vectors and the exponent-bit add). The other tests see only
+// the widest; here every target this CPU supports runs against the float64 reference, on
+// the exact path and the pruned one, with tile remainders, zero weights and d in 1..33.
+TEST(CpuBackend, EverySimdTargetMatchesReference) {
+  const Shape shapes[] = {{37, 1031, 1}, {61, 700, 2}, {50, 333, 4}, {45, 1100, 10}, {21, 129, 33}};
+  std::vector<std::string> seen;
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    seen.push_back(detail::cpu_simd_target());
+    EXPECT_EQ(seen.back(), hwy::TargetName(target));
+    unsigned seed = 500;
+    for (const Shape& s : shapes) {
+      const auto q = testing::random_matrix(s.m, s.d, ++seed);
+      const auto c = testing::random_matrix(s.n, s.d, seed + 1000);
+      std::vector<double> w(s.n, 1.0);
+      for (std::size_t j = 0; j < s.n; j += 7) w[j] = 0;  // zero weights: exp(-inf) terms
+      const double total = std::accumulate(w.begin(), w.end(), 0.0);
+      for (double& x : w) x /= total;
+      for (double tolerance : {0.0, 1e-6}) {
+        std::vector<double> ref(s.m), cpu(s.m);
+        ComputeOptions o;
+        o.tolerance = tolerance;
+        o.backend = Backend::Reference;
+        log_sum_exp_gaussian({q.data(), s.m, s.d}, {c.data(), s.n, s.d}, {w.data(), s.n},
+                             2.0 / s.d, {ref.data(), s.m}, o);
+        o.backend = Backend::Cpu;
+        log_sum_exp_gaussian({q.data(), s.m, s.d}, {c.data(), s.n, s.d}, {w.data(), s.n},
+                             2.0 / s.d, {cpu.data(), s.m}, o);
+        for (std::size_t i = 0; i < s.m; ++i) {
+          ASSERT_NEAR(cpu[i], ref[i], 1e-5 * (1 + std::abs(ref[i])) + std::log1p(tolerance))
+              << seen.back() << " d=" << s.d << " tolerance=" << tolerance << " row " << i;
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  ASSERT_FALSE(seen.empty());
+  std::string names;
+  for (const auto& n : seen) names += n + " ";
+  std::printf("[ SIMD targets checked ] %s\n", names.c_str());
 }
 
 TEST(GpuOutOfMemory, ChunksShrinkByHalvesInWholeBlocks) {

@@ -18,7 +18,8 @@ constexpr double kLog2e = 1.4426950408889634074;
 constexpr double kLn2 = 0.69314718055994530942;
 
 // Queries folded per register block (4 queries x 2 vectors of centres = 8 accumulators,
-// leaving registers for the centre loads and broadcasts even on 16-register AVX2).
+// leaving registers for the centre loads and broadcasts even on 16-register AVX2; x 4
+// vectors on AVX-512: lse_cpu.cpp, ForEachExponentBlock).
 constexpr std::size_t kMicroQueries = 4;
 // Queries one thread carries across all tiles: a tile is reused from L1 this many times.
 constexpr std::size_t kBlockQueries = 32;
