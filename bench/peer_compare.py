@@ -9,6 +9,10 @@ every query; the mean of -log g(y) is the entropy estimate.
 Peers:
   numpy    blocked log-sum-exp: scipy.spatial.distance.cdist + scipy.special.logsumexp
   sklearn  KernelDensity(kernel='gaussian', bandwidth=sigma).score_samples (exact, rtol=0)
+infoflow runs twice through its CLI: at the default tolerance (pruning may skip tiles
+whose whole mass is provably below it) and exact (--tolerance 0, every pair evaluated);
+the exact run's pairs/s is set against this machine's roofline (build/bench/roofline,
+bench/ROOFLINE.md), measured in the same run.
 Run with Debian's python (/usr/bin/python3: numpy, scipy, sklearn from apt). Writes one
 JSON to bench/results/ and prints a table.
 """
@@ -75,6 +79,7 @@ def main():
     ap.add_argument("--d", type=int, default=10)
     ap.add_argument("--sigma", type=float, default=0.1)
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "infoflow"))
+    ap.add_argument("--roofline", default=os.path.join(ROOT, "build", "bench", "roofline"))
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     args = ap.parse_args()
@@ -87,15 +92,29 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         np.save(f"{tmp}/c.npy", c)
         np.save(f"{tmp}/q.npy", q)
-        cmd = [args.cli, "log-density", "--queries", f"{tmp}/q.npy", "--centers", f"{tmp}/c.npy",
-               "--sigma", str(args.sigma), "--output", f"{tmp}/out.npy", "--backend", "cpu", "--json"]
-        proc, wall = timed(subprocess.run, cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"infoflow failed: {' '.join(cmd)}\n{proc.stderr}")
-        info = json.loads(proc.stdout)
-        ours = np.load(f"{tmp}/out.npy").ravel()
-    rows.append({"name": "infoflow cpu (CLI, compute)", "seconds": info["seconds"]})
+
+        def cli(*extra):
+            cmd = [args.cli, "log-density", "--queries", f"{tmp}/q.npy", "--centers", f"{tmp}/c.npy",
+                   "--sigma", str(args.sigma), "--output", f"{tmp}/out.npy", "--backend", "cpu", "--json",
+                   *extra]
+            proc, wall = timed(subprocess.run, cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"infoflow failed: {' '.join(cmd)}\n{proc.stderr}")
+            return json.loads(proc.stdout)["seconds"], wall, np.load(f"{tmp}/out.npy").ravel()
+
+        seconds, wall, ours = cli()
+        exact_seconds, _, exact = cli("--tolerance", "0")
+    rows.append({"name": "infoflow cpu (CLI, compute)", "seconds": seconds})
     rows.append({"name": "infoflow cpu (CLI, whole process)", "seconds": wall})
+    rows.append({"name": "infoflow cpu exact, --tolerance 0 (CLI, compute)", "seconds": exact_seconds,
+                 "max_abs_diff_vs_infoflow": float(np.max(np.abs(exact - ours)))})
+    roofline = None
+    if os.path.exists(args.roofline):
+        roofline = json.loads(subprocess.run([args.roofline, "--json"], capture_output=True, text=True,
+                                             check=True).stdout)
+        limit = roofline["pairs_per_s_limit"].get(str(args.d))
+        if limit:
+            rows[2]["percent_of_roofline"] = 100 * pairs / exact_seconds / limit
 
     ref, t_np = timed(numpy_log_density, q, c, args.sigma)
     rows.append({"name": "numpy blocked logsumexp", "seconds": t_np,
@@ -113,7 +132,8 @@ def main():
     entropy = {"infoflow": float(-ours.mean()), "numpy": float(-ref.mean())}
     result = {"benchmark": "dense log-density peer comparison", "date": datetime.date.today().isoformat(),
               "commit": commit(), "machine": machine(), "n": args.n, "m": args.n, "d": args.d,
-              "sigma": args.sigma, "pairs": pairs, "entropy_estimate_nats": entropy, "rows": rows}
+              "sigma": args.sigma, "pairs": pairs, "entropy_estimate_nats": entropy, "rows": rows,
+              "roofline": roofline}
 
     print(f"n = m = {args.n}, d = {args.d}, sigma = {args.sigma}  ({pairs:.2e} pairs)  "
           f"on {result['machine']['cpu']}, {result['machine']['cores']} cores, commit {result['commit']}")
@@ -122,6 +142,12 @@ def main():
         diff = r.get("max_abs_diff_vs_infoflow")
         print(f"{r['name']:38s} {r['seconds']:9.3f} {r['pairs_per_s'] / 1e6:10.1f} "
               f"{r['infoflow_speedup']:11.1f} {'' if diff is None else f'{diff:11.2e}'}")
+    if "percent_of_roofline" in rows[2]:
+        print(f"infoflow exact: {rows[2]['percent_of_roofline']:.0f}% of this machine's roofline at d = {args.d} "
+              f"({roofline['target']}, {roofline['fma_lane_ops_per_s'] / 1e9:.1f} G FMA lane-ops/s, "
+              f"{roofline.get('lane_ops_per_pair', '2d+13')} lane-ops per pair)")
+    else:
+        print(f"no roofline: {args.roofline} not built or no limit at d = {args.d}")
     print(f"entropy estimate: infoflow {entropy['infoflow']:.6f}, numpy {entropy['numpy']:.6f} nats")
     if abs(entropy["infoflow"] - entropy["numpy"]) > 1e-5 * max(1, abs(entropy["numpy"])):
         sys.exit("infoflow and numpy disagree on the entropy beyond 1e-5 relative")

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "cli_fixture.hpp"
 
@@ -41,6 +42,46 @@ TEST_F(Cli, JsonMatchesLibrary) {
   EXPECT_EQ(j.at("sigma"), 0.2);
   EXPECT_EQ(j.at("backend"), "cpu");
   EXPECT_GE(j.at("seconds").get<double>(), 0);
+}
+
+// log-density end to end: the written .npy holds exactly the library's values for the
+// same options, at the default tolerance and exact (--tolerance 0), and both lie within
+// the accuracy contract of the float64 reference (the default one within log1p(1e-6)
+// more). Clustered data at a small sigma, where the default run may skip tiles.
+TEST_F(Cli, LogDensityMatchesLibraryAtEachTolerance) {
+  const std::size_t n = 3000, d = 3;
+  auto c = testing::random_matrix(n, d, 21);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < d; ++k) c[i * d + k] = 0.01 * c[i * d + k] + double((i % 8) >> k & 1);
+  }
+  const auto q = testing::random_matrix(500, d, 22);
+  const std::string cp = (dir_ / "c.npy").string(), qp = (dir_ / "q.npy").string(),
+                    op = (dir_ / "out.npy").string();
+  io::write_npy(cp, {c.data(), n, d});
+  io::write_npy(qp, {q.data(), 500, d});
+  std::vector<double> ref(500);
+  ComputeOptions o;
+  o.backend = Backend::Reference;
+  log_density({q.data(), 500, d}, {c.data(), n, d}, {}, 0.01, {ref.data(), 500}, o);
+  for (double tolerance : {ComputeOptions{}.tolerance, 0.0}) {
+    const CliResult r = run("log-density --queries " + qp + " --centers " + cp + " --sigma 0.01 --output " + op +
+                            " --backend cpu --json --tolerance " + std::to_string(tolerance));
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("tolerance").get<double>(), tolerance);
+    const io::Matrix out = io::read_matrix(op);
+    ASSERT_EQ(out.rows, 500u);
+    std::vector<double> lib(500);
+    o.backend = Backend::Cpu;
+    o.tolerance = tolerance;
+    log_density({q.data(), 500, d}, {c.data(), n, d}, {}, 0.01, {lib.data(), 500}, o);
+    for (std::size_t i = 0; i < 500; ++i) {
+      EXPECT_DOUBLE_EQ(out.view().data[i], lib[i]) << "row " << i;
+      EXPECT_NEAR(out.view().data[i], ref[i], 1e-5 * (1 + std::abs(ref[i])) + std::log1p(tolerance)) << "row " << i;
+    }
+  }
+  expect_error("log-density --queries " + qp + " --centers " + cp + " --sigma 1 --output " + op +
+                   " --tolerance 1.5", "--tolerance");
 }
 
 TEST_F(Cli, CsvAndTextOutputAndAutoBackend) {

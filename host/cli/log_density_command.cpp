@@ -22,6 +22,7 @@ struct LogDensityArgs {
   double sigma = 0;
   std::string backend = "auto";
   int threads = 0;
+  double tolerance = ComputeOptions{}.tolerance;
   bool json = false;
 };
 
@@ -30,6 +31,7 @@ int run_log_density(const LogDensityArgs& a) {
     throw InvalidArgument("--sigma must be a finite number > 0, got " + std::to_string(a.sigma));
   }
   check_threads_option(a.threads);
+  check_tolerance_option(a.tolerance);
   ProgressLine progress("log-density");
   const io::Matrix q = io::read_matrix(a.queries);
   const io::Matrix c = io::read_matrix(a.centers);
@@ -40,6 +42,7 @@ int run_log_density(const LogDensityArgs& a) {
   ComputeOptions o;
   o.backend = parse_backend(a.backend);
   o.threads = a.threads;
+  o.tolerance = a.tolerance;
   o.progress = [&progress](double f) { progress.update(f); };
   std::vector<double> out(q.rows);
   const auto t0 = std::chrono::steady_clock::now();
@@ -55,7 +58,7 @@ int run_log_density(const LogDensityArgs& a) {
   for (double v : out) mean += v / out.size();
   if (a.json) {
     nlohmann::json j = {{"output", a.output},   {"m", q.rows},        {"n", c.rows},
-                        {"d", c.cols},          {"sigma", a.sigma},   {"mean_log_density", mean},
+                        {"d", c.cols},          {"sigma", a.sigma},   {"tolerance", a.tolerance}, {"mean_log_density", mean},
                         {"backend", backend_name(ran)}, {"seconds", seconds}};
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -79,6 +82,7 @@ Command add_log_density_command(CLI::App& app) {
   sub->add_option("--output", args->output, "output .npy, m float64 values")->required();
   sub->add_option("--backend", args->backend, "auto | cpu | cuda | reference")->capture_default_str();
   sub->add_option("--threads", args->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  add_tolerance_option(sub, args->tolerance);
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
   return {sub, [args] { return run_log_density(*args); }};
 }
