@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "infoflow/network.hpp"
+#include "nn/blas_threads.hpp"
 #include "nn/forward.hpp"
 
 namespace {
@@ -66,4 +67,12 @@ BENCHMARK(BM_MutualInformation)->Arg(10)->Arg(100)->Unit(benchmark::kSecond)->Us
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// As the CLI runs (host/nn/blas_threads.cpp): OpenBLAS single-threaded, its pool stopped.
+int main(int argc, char** argv) {
+  infoflow::detail::single_threaded_blas();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

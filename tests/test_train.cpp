@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 
 #include "infoflow/train.hpp"
 #include "io/matrix_file.hpp"
+#include "nn/blas_threads.hpp"
+#include "nn/forward.hpp"
+
+extern "C" int openblas_get_num_threads(void) __attribute__((weak));
 
 namespace infoflow {
 namespace {
@@ -64,6 +69,23 @@ INSTANTIATE_TEST_SUITE_P(Activations, GradientCheck,
                            for (char& c : n) c = c == '-' ? '_' : c;
                            return n;
                          });
+
+// What the CLI does first (host/cli/main.cpp): OpenBLAS single-threaded, unless the user
+// set OPENBLAS_NUM_THREADS; a GEMM afterwards still gives the right answer.
+TEST(BlasThreads, CliSettingLeavesOpenBlasSingleThreaded) {
+  if (!openblas_get_num_threads) GTEST_SKIP() << "the BLAS linked in is not OpenBLAS";
+  const bool user_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
+  EXPECT_EQ(detail::single_threaded_blas(), !user_set);
+  if (!user_set) EXPECT_EQ(openblas_get_num_threads(), 1);
+  // The forward pass (one GEMM per layer) after the pool is stopped: y = W x + b by hand.
+  Network net;
+  net.layers.push_back({3, 2, {1, 2, 3, -1, 0.5, 4}, {0.25, -2}, Activation::Linear});
+  const double x[] = {1, -1, 2, 0.5, 0, -3};
+  const auto s = detail::propagate(net, {x, 2, 3}, 1, 0.0, false, 0, 0);
+  const double expected[] = {1 - 2 + 6 + 0.25, -1 - 0.5 + 8 - 2, 0.5 - 9 + 0.25, -0.5 - 12 - 2};
+  ASSERT_EQ(s[0].size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(s[0][i], expected[i]);
+}
 
 TEST(Training, NoiseChangesTheLossOnlyThroughBeta) {
   const Network net = init_network({4, 6, 3}, Activation::Tanh, 1);
