@@ -21,35 +21,6 @@ std::size_t chunk_rows(std::size_t d) {
   return std::clamp<std::size_t>((std::size_t{1} << 24) / d, 256, std::size_t{1} << 20);
 }
 
-// Weighted sums for an estimate and its standard error, in float64, shifted by the first
-// value so that the variance does not cancel.
-struct MeanAccumulator {
-  double shift = 0, sw = 0, swx = 0, sw2 = 0, sw2x = 0, sw2x2 = 0;
-  std::size_t count = 0;
-  void add(double w, double x) {
-    if (count++ == 0) shift = x;
-    const double y = x - shift;
-    sw += w, swx += w * y, sw2 += w * w, sw2x += w * w * y, sw2x2 += w * w * y * y;
-  }
-  double mean() const { return shift + swx / sw; }
-  // The same sums about another shift b (exact algebra: y' = y + (shift - b)).
-  void rebase(double b) {
-    const double t = shift - b;
-    sw2x2 += 2 * t * sw2x + t * t * sw2;
-    swx += t * sw, sw2x += t * sw2;
-    shift = b;
-  }
-  // Standard error of the weighted mean sum_r w_r x_r / sum_r w_r, treating the draws as
-  // independent: with equal weights, sample std / sqrt(N). Conservative for stratified
-  // (per-centre) draws, whose variance is lower.
-  double standard_error() const {
-    if (count < 2) return std::nan("");
-    const double m = swx / sw;
-    const double ss = std::max(0.0, sw2x2 - 2 * m * sw2x + m * m * sw2) / (sw * sw);
-    return std::sqrt(ss * count / (count - 1.0));
-  }
-};
-
 // Centre and weight of global query g in segment s (first query of s is q0).
 struct QuerySource {
   std::size_t center;
@@ -108,14 +79,29 @@ std::string format_g(double v) {
 
 }  // namespace
 
-void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backend, const char* name) {
+void check_draw_extent(double raw, double centred, double sigma, Backend backend, const char* name) {
   const std::string s = std::string(name) + " = " + format_g(sigma);
   if (!(sigma >= 1e-150 && sigma <= 1e150)) {
     throw InvalidArgument(s + " is outside [1e-150, 1e150], where its square stays a normal float64; "
                           "rescale the data and " + name + " together");
   }
+  raw /= sigma, centred /= sigma;
+  if (raw > 0x1p47) {
+    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(raw) + " " + name +
+                          " from 0, and float64 keeps a Monte Carlo draw c + " + name +
+                          " z only within 2^47 " + name + " (1.4e14); rescale the data and " + name + " together");
+  }
+  if (backend != Backend::Reference && centred > 0x1p18) {
+    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(centred) + " " + name +
+                          " from the mean, and the float32 " + std::string(backend_name(backend)) +
+                          " backend keeps a Monte Carlo draw only within 2^18 " + name +
+                          " (262144); use the reference backend (float64) or a larger " + name);
+  }
+}
+
+void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backend, const char* name) {
   const std::size_t n = c.raw.rows, d = c.raw.cols;
-  const bool f32 = backend != Backend::Reference;
+  const bool f32 = backend != Backend::Reference;  // c.mean is only there for them
   double raw = 0, centred = 0;
   for (std::size_t j = 0; j < n; ++j) {
     for (std::size_t k = 0; k < d; ++k) {
@@ -124,18 +110,7 @@ void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backe
       if (f32) centred = std::max(centred, std::abs(v - c.mean[k]));
     }
   }
-  raw /= sigma, centred /= sigma;
-  if (raw > 0x1p47) {
-    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(raw) + " " + name +
-                          " from 0, and float64 keeps a Monte Carlo draw c + " + name +
-                          " z only within 2^47 " + name + " (1.4e14); rescale the data and " + name + " together");
-  }
-  if (f32 && centred > 0x1p18) {
-    throw InvalidArgument(s + " is too small for these data: a coordinate lies " + format_g(centred) + " " + name +
-                          " from the mean, and the float32 " + std::string(backend_name(backend)) +
-                          " backend keeps a Monte Carlo draw only within 2^18 " + name +
-                          " (262144); use the reference backend (float64) or a larger " + name);
-  }
+  check_draw_extent(raw, centred, sigma, backend, name);
 }
 
 std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,

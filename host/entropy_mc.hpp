@@ -2,6 +2,8 @@
 // log-sum-exp), the engine behind mixture_entropy and the SP estimator.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +33,38 @@ struct MixtureEstimate {
 // float32 backends, more than 2^18 sigma from the centres' mean (float32 rounds by more
 // than sigma/64). Beyond those the estimate would be silently wrong (z rounded away).
 void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backend, const char* name);
+// The same from the extent of the data: raw = max |coordinate|, centred = max |coordinate -
+// its column mean| (for centres that are not on the host: mixture_entropy_on_device).
+void check_draw_extent(double raw, double centred, double sigma, Backend backend, const char* name);
+
+// Weighted sums for an estimate and its standard error, in float64, shifted by the first
+// value so that the variance does not cancel.
+struct MeanAccumulator {
+  double shift = 0, sw = 0, swx = 0, sw2 = 0, sw2x = 0, sw2x2 = 0;
+  std::size_t count = 0;
+  void add(double w, double x) {
+    if (count++ == 0) shift = x;
+    const double y = x - shift;
+    sw += w, swx += w * y, sw2 += w * w, sw2x += w * w * y, sw2x2 += w * w * y * y;
+  }
+  double mean() const { return shift + swx / sw; }
+  // The same sums about another shift b (exact algebra: y' = y + (shift - b)).
+  void rebase(double b) {
+    const double t = shift - b;
+    sw2x2 += 2 * t * sw2x + t * t * sw2;
+    swx += t * sw, sw2x += t * sw2;
+    shift = b;
+  }
+  // Standard error of the weighted mean sum_r w_r x_r / sum_r w_r, treating the draws as
+  // independent: with equal weights, sample std / sqrt(N). Conservative for stratified
+  // (per-centre) draws, whose variance is lower.
+  double standard_error() const {
+    if (count < 2) return std::nan("");
+    const double m = swx / sw;
+    const double ss = std::max(0.0, sw2x2 - 2 * m * sw2x + m * m * sw2) / (sw * sw);
+    return std::sqrt(ss * count / (count - 1.0));
+  }
+};
 
 // Mixture s has centres [center_offsets[s], center_offsets[s + 1]) of c (count + 1
 // offsets), weights given by c's log-weights renormalised within the segment (so the

@@ -16,6 +16,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -31,9 +32,12 @@
 #include "cuda/chunk_fallback.hpp"
 #include "cuda/segment_layout.hpp"
 #include "cuda/tile_lists.hpp"
+#include "entropy_mc.hpp"
 #include "kernels/cuda_check.cuh"
+#include "kernels/philox_normal.cuh"
 #include "lse_backends.hpp"
 #include "lse_dispatch.hpp"
+#include "rng/philox_normal.hpp"
 
 namespace infoflow::detail {
 namespace {
@@ -257,16 +261,58 @@ __global__ void prepare_rows_kernel(const T* __restrict__ src, long long rows, i
   }
 }
 
-// partial[c * d + k] = sum of column k over rows [c * chunk, (c + 1) * chunk): float64,
-// summed on the host in a fixed order, so the mean does not depend on scheduling.
+// stats[(c * d + k) * 3 + {0, 1, 2}] = sum, min and max of column k over rows
+// [c * chunk, (c + 1) * chunk): float64, combined on the host in a fixed order, so the mean
+// does not depend on scheduling; min and max give the data's extent for the Monte Carlo
+// draw check (check_draw_extent).
 template <class T>
-__global__ void column_sums_kernel(const T* __restrict__ src, long long rows, int d,
-                                   long long stride, long long chunk, double* __restrict__ partial) {
+__global__ void column_stats_kernel(const T* __restrict__ src, long long rows, int d,
+                                    long long stride, long long chunk, double* __restrict__ stats) {
   const long long c = blockIdx.x, r0 = c * chunk, r1 = min(rows, r0 + chunk);
   for (int k = threadIdx.x; k < d; k += blockDim.x) {
-    double sum = 0;
-    for (long long r = r0; r < r1; ++r) sum += static_cast<double>(src[r * stride + k]);
-    partial[c * d + k] = sum;
+    double sum = 0, lo = CUDART_INF, hi = -CUDART_INF;
+    for (long long r = r0; r < r1; ++r) {
+      const double v = static_cast<double>(src[r * stride + k]);
+      sum += v, lo = fmin(lo, v), hi = fmax(hi, v);
+    }
+    double* o = stats + (c * d + k) * 3;
+    o[0] = sum, o[1] = lo, o[2] = hi;
+  }
+}
+
+// Monte Carlo queries made on the device (mixture_entropy_on_device): padded sigma-unit
+// row r of dst is draw g = row0 + r, y = c_i + sigma z with i = g / per_center and z the
+// normals of Philox row g, stream MonteCarloQueries: entropy_mc_segmented's draws on the
+// host, written as (c_i - mean) * inv_scale + z, as prepare_rows would write y. cv[r] =
+// (|z|^2 - d) / 2, the control variate. One thread per row.
+template <class T>
+__global__ void draw_rows_kernel(const T* __restrict__ centers, long long stride, int d,
+                                 unsigned long long per_center, unsigned long long row0, long long rows,
+                                 long long rows_pad, int dp, const double* __restrict__ mean,
+                                 double inv_scale, std::uint32_t key_lo, std::uint32_t key_hi,
+                                 float* __restrict__ dst, double* __restrict__ cv) {
+  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long r = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows_pad; r += step) {
+    float* o = dst + r * dp;
+    int k = 0;
+    if (r < rows) {
+      const unsigned long long g = row0 + static_cast<unsigned long long>(r);
+      const T* c = centers + static_cast<long long>(g / per_center) * stride;
+      double zz = 0;
+      for (; k < d; k += 2) {
+        const double2 z = normal_pair(key_lo, key_hi, static_cast<std::uint32_t>(rng::Stream::MonteCarloQueries),
+                                      g, static_cast<std::uint32_t>(k / 2));
+        o[k] = static_cast<float>((static_cast<double>(c[k]) - mean[k]) * inv_scale + z.x);
+        zz += z.x * z.x;
+        if (k + 1 < d) {
+          o[k + 1] = static_cast<float>((static_cast<double>(c[k + 1]) - mean[k + 1]) * inv_scale + z.y);
+          zz += z.y * z.y;
+        }
+      }
+      k = d;
+      cv[r] = 0.5 * (zz - static_cast<double>(d));
+    }
+    for (; k < dp; ++k) o[k] = 0.f;
   }
 }
 
@@ -595,6 +641,11 @@ struct DeviceRows {
   const double* mean = nullptr;  // device, d entries: the centres' column means
   double inv_scale = 1;
   unsigned long long* bad_row = nullptr;  // device: first non-finite row, or ~0
+  // per_center > 0: the queries are not read but drawn, per_center per centre
+  // (draw_rows_kernel, Philox key `seed`); each query's control variate goes to cv (host).
+  std::size_t per_center = 0;
+  std::uint64_t seed = 0;
+  double* cv = nullptr;
 };
 
 // Rows [row0, row0 + rows) of a device matrix into padded sigma-unit rows at dst.
@@ -613,6 +664,28 @@ void prepare_rows(const DeviceMatrixView& x, std::size_t row0, std::size_t rows,
     run(static_cast<const double*>(x.data));
   } else {
     run(static_cast<const float*>(x.data));
+  }
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+}
+
+// Draws [row0, row0 + rows) of dev's Monte Carlo queries into padded sigma-unit rows at
+// dst, their control variates into dcv.
+void draw_rows(const DeviceRows& dev, std::size_t row0, std::size_t rows, std::size_t rows_pad,
+               std::size_t dp, float* dst, double* dcv) {
+  const unsigned blocks = static_cast<unsigned>(
+      std::clamp<std::size_t>((rows_pad + kPadThreads - 1) / kPadThreads, 1, 65535));
+  const DeviceMatrixView& c = dev.centers;
+  auto run = [&](const auto* src) {
+    draw_rows_kernel<<<blocks, kPadThreads>>>(
+        src, static_cast<long long>(c.row_stride), static_cast<int>(c.cols),
+        static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(row0),
+        static_cast<long long>(rows), static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean,
+        dev.inv_scale, static_cast<std::uint32_t>(dev.seed), static_cast<std::uint32_t>(dev.seed >> 32), dst, dcv);
+  };
+  if (c.dtype == DType::Float64) {
+    run(static_cast<const double*>(c.data));
+  } else {
+    run(static_cast<const float*>(c.data));
   }
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
@@ -683,6 +756,9 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
       upload_padded(p.centers + j * d, rows, rows_pad, d, dp, dflat.get(), dc.get() + j * dp);
     }
   }
+  const bool draws = dev != nullptr && dev->per_center > 0;
+  DeviceBuffer<double> dcv;
+  if (draws) dcv = device_alloc<double>(std::max<std::size_t>(round_up(rows_per_launch, kThreads), 1));
   std::unique_ptr<TileLists> lists;
   if (tree != nullptr) {
     lists = std::make_unique<TileLists>(*tree, dc.get(), dlw.get(), n_pad, d, dp, rows_per_launch,
@@ -690,7 +766,9 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
   }
   for (std::size_t done = 0; done < p.m;) {
     const std::size_t rows = std::min(rows_per_launch, p.m - done);
-    if (dev != nullptr) {
+    if (draws) {
+      draw_rows(*dev, done, rows, round_up(rows, kThreads), dp, dq.get(), dcv.get());
+    } else if (dev != nullptr) {
       prepare_rows(dev->queries, done, rows, round_up(rows, kThreads), dp, *dev, dq.get());
     } else {
       upload_padded(p.queries + done * d, rows, round_up(rows, kThreads), d, dp, dflat.get(),
@@ -702,7 +780,10 @@ void lse_cuda_whole(const LseProblemF32& p, double* out, const ProgressFn& progr
     // Synchronous copy: also where asynchronous kernel faults surface.
     INFOFLOW_CUDA_CHECK(
         cudaMemcpy(out + done, dout.get(), rows * sizeof(double), cudaMemcpyDeviceToHost));
-    if (dev != nullptr) check_finite_rows(*dev, "queries");
+    if (draws && dev->cv != nullptr) {
+      INFOFLOW_CUDA_CHECK(cudaMemcpy(dev->cv + done, dcv.get(), rows * sizeof(double), cudaMemcpyDeviceToHost));
+    }
+    if (dev != nullptr && !draws) check_finite_rows(*dev, "queries");
     done += rows;
     if (progress) progress(static_cast<double>(done) / static_cast<double>(p.m));
   }
@@ -836,6 +917,82 @@ int device_of(const DeviceMatrixView& x, const char* what) {
 
 namespace infoflow {
 
+namespace detail {
+namespace {
+
+// A device matrix of centres made ready for lse_cuda_whole: its column means and extent
+// (summed on the device in float64 chunks, combined here in a fixed order), log-weights
+// shifted so the largest is 0 (as prepare_centers does for host data: the true log-weight
+// is log_w + offset), and the NaN flag. The pointer's device becomes the current one.
+struct DeviceCentres {
+  DeviceBuffer<double> mean;
+  DeviceBuffer<unsigned long long> bad_row;
+  std::vector<float> log_w;
+  double offset = 0;
+  double raw_extent = 0, centred_extent = 0;  // max |c| and max |c - mean| over coordinates
+};
+
+DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const double> weights) {
+  const std::size_t n = centers.rows, d = centers.cols;
+  check_weights(weights, n);
+  INFOFLOW_CUDA_CHECK(cudaSetDevice(device_of(centers, "centers")));
+  constexpr std::size_t kChunk = 1024;
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  auto stats = device_alloc<double>(chunks * d * 3);
+  auto run = [&](const auto* src) {
+    column_stats_kernel<<<static_cast<unsigned>(chunks), kPadThreads>>>(
+        src, static_cast<long long>(n), static_cast<int>(d), static_cast<long long>(centers.row_stride),
+        static_cast<long long>(kChunk), stats.get());
+  };
+  if (centers.dtype == DType::Float64) {
+    run(static_cast<const double*>(centers.data));
+  } else {
+    run(static_cast<const float*>(centers.data));
+  }
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+  std::vector<double> host(chunks * d * 3), mean(d, 0.0), lo(d, HUGE_VAL), hi(d, -HUGE_VAL);
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(host.data(), stats.get(), host.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  for (std::size_t c = 0; c < chunks; ++c) {
+    for (std::size_t k = 0; k < d; ++k) {
+      const double* o = host.data() + (c * d + k) * 3;
+      mean[k] += o[0], lo[k] = std::min(lo[k], o[1]), hi[k] = std::max(hi[k], o[2]);
+    }
+  }
+  DeviceCentres r;
+  for (std::size_t k = 0; k < d; ++k) {
+    mean[k] /= static_cast<double>(n);
+    r.raw_extent = std::max({r.raw_extent, std::abs(lo[k]), std::abs(hi[k])});
+    r.centred_extent = std::max({r.centred_extent, hi[k] - mean[k], mean[k] - lo[k]});
+  }
+  r.mean = device_upload(mean);
+  r.bad_row = device_alloc<unsigned long long>(1);
+  INFOFLOW_CUDA_CHECK(cudaMemset(r.bad_row.get(), 0xff, sizeof(unsigned long long)));
+  r.log_w.assign(n, 0.f);
+  r.offset = -std::log(static_cast<double>(n));
+  if (!weights.empty()) {
+    r.offset = -HUGE_VAL;
+    for (double w : weights) r.offset = std::max(r.offset, std::log(w));
+    for (std::size_t j = 0; j < n; ++j) r.log_w[j] = static_cast<float>(std::log(weights[j]) - r.offset);
+  }
+  return r;
+}
+
+// log sum_j w_j exp(-alpha_sigma ||y - c_j||^2 / sigma^2) for the rows of dev (queries
+// read or drawn), through lse_cuda_whole in sigma units.
+std::vector<double> device_lse(const DeviceRows& dev, const DeviceCentres& dc, std::size_t m,
+                               float alpha_sigma, const ProgressFn& progress) {
+  LseProblemF32 p;
+  p.m = m, p.n = dev.centers.rows, p.d = dev.centers.cols, p.log_weights = dc.log_w.data();
+  p.alpha = alpha_sigma;
+  std::vector<double> out(m);
+  lse_cuda_whole(p, out.data(), progress, nullptr, &dev);
+  for (double& v : out) v += dc.offset;
+  return out;
+}
+
+}  // namespace
+}  // namespace detail
+
 void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
                            Span<const double> weights, double sigma, Span<double> out,
                            const ProgressFn& progress) {
@@ -854,49 +1011,65 @@ void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
     throw InvalidArgument("out has " + std::to_string(out.size) + " entries for " +
                           std::to_string(queries.rows) + " queries");
   }
-  const std::size_t n = centers.rows, d = centers.cols;
-  check_weights(weights, n);
-  INFOFLOW_CUDA_CHECK(cudaSetDevice(device));
-  // The centres' column means in float64: partial sums per chunk of rows on the device,
-  // added here in a fixed order.
-  constexpr std::size_t kChunk = 1024;
-  const std::size_t chunks = (n + kChunk - 1) / kChunk;
-  auto partial = device_alloc<double>(chunks * d);
-  auto sums = [&](const auto* src) {
-    column_sums_kernel<<<static_cast<unsigned>(chunks), kPadThreads>>>(
-        src, static_cast<long long>(n), static_cast<int>(d), static_cast<long long>(centers.row_stride),
-        static_cast<long long>(kChunk), partial.get());
+  const DeviceCentres dc = prepare_device_centres(centers, weights);
+  const DeviceRows dev{queries, centers, dc.mean.get(), 1 / sigma, dc.bad_row.get()};
+  // In sigma units alpha = 1 / (2 sigma^2) times sigma^2.
+  const std::vector<double> lse = device_lse(dev, dc, queries.rows, 0.5f, progress);
+  const double shift = -0.5 * static_cast<double>(centers.cols) * std::log(2 * M_PI * sigma * sigma);
+  for (std::size_t i = 0; i < queries.rows; ++i) out[i] = lse[i] + shift;
+}
+
+EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const double> weights,
+                                        const EntropyOptions& opt) {
+  using namespace detail;
+  const auto t0 = std::chrono::steady_clock::now();
+  check_positive(opt.sigma, "sigma");
+  if (opt.samples_per_center < 1) throw InvalidArgument("samples per center must be >= 1");
+  if (opt.compute.backend != Backend::Auto && opt.compute.backend != Backend::Cuda) {
+    throw InvalidArgument(std::string("centres on a GPU run on the cuda backend, not ") +
+                          std::string(backend_name(opt.compute.backend)) + "; copy them to the host for it");
+  }
+  if (opt.compute.comm != nullptr && opt.compute.comm->size() > 1) {
+    throw InvalidArgument("centres on a GPU are estimated in one process, not split across ranks");
+  }
+  require_usable_device();
+  const DeviceCentres dc = prepare_device_centres(centers, weights);
+  check_draw_extent(dc.raw_extent, dc.centred_extent, opt.sigma, Backend::Cuda, "sigma");
+  const std::size_t n = centers.rows, d = centers.cols, per = opt.samples_per_center, m = n * per;
+  EntropyResult r;
+  r.n = n, r.d = d, r.sigma = opt.sigma, r.backend = Backend::Cuda, r.samples = m;
+  const double nn = static_cast<double>(n) * static_cast<double>(n);
+  const double total = nn * (static_cast<double>(per) + (opt.bounds ? 2 : 0));
+  const auto part = [&](double start, double pairs) -> ProgressFn {
+    if (!opt.compute.progress) return {};
+    return [&opt, start, pairs, total](double f) { opt.compute.progress((start + f * pairs) / total); };
   };
-  if (centers.dtype == DType::Float64) {
-    sums(static_cast<const double*>(centers.data));
-  } else {
-    sums(static_cast<const float*>(centers.data));
+  const auto weight = [&](std::size_t i) { return weights.empty() ? 1 / static_cast<double>(n) : weights[i]; };
+  // The draws: entropy_mc_segmented's estimator, on the same Philox rows 0 .. m - 1.
+  std::vector<double> cv(opt.control_variate ? m : 0);
+  DeviceRows dev{centers, centers, dc.mean.get(), 1 / opt.sigma, dc.bad_row.get()};
+  dev.per_center = per, dev.seed = opt.seed, dev.cv = opt.control_variate ? cv.data() : nullptr;
+  const std::vector<double> lse = device_lse(dev, dc, m, 0.5f, part(0, nn * static_cast<double>(per)));
+  const double log_norm = 0.5 * static_cast<double>(d) * std::log(2 * M_PI * opt.sigma * opt.sigma);
+  MeanAccumulator acc;
+  for (std::size_t g = 0; g < m; ++g) {
+    acc.add(weight(g / per), -(lse[g] - log_norm) - (opt.control_variate ? cv[g] : 0.0));
   }
-  INFOFLOW_CUDA_CHECK(cudaGetLastError());
-  std::vector<double> host_partial(chunks * d), mean(d, 0.0);
-  INFOFLOW_CUDA_CHECK(cudaMemcpy(host_partial.data(), partial.get(), host_partial.size() * sizeof(double),
-                                 cudaMemcpyDeviceToHost));
-  for (std::size_t c = 0; c < chunks; ++c) {
-    for (std::size_t k = 0; k < d; ++k) mean[k] += host_partial[c * d + k];
+  r.entropy_nats = acc.mean(), r.stderr_nats = acc.standard_error();
+  if (opt.bounds) {  // mixture_entropy's pairwise_bound: the centres as queries
+    const DeviceRows self{centers, centers, dc.mean.get(), 1 / opt.sigma, dc.bad_row.get()};
+    const double start = nn * static_cast<double>(per);
+    double* bound[2] = {&r.kl_upper_nats, &r.bhattacharyya_lower_nats};
+    const float alpha[2] = {0.5f, 0.125f};  // 1 / (2 sigma^2) and 1 / (8 sigma^2), in sigma units
+    for (int b = 0; b < 2; ++b) {
+      const std::vector<double> pair = device_lse(self, dc, n, alpha[b], part(start + b * nn, nn));
+      double s = 0;
+      for (std::size_t i = 0; i < n; ++i) s += weight(i) * pair[i];
+      *bound[b] = gaussian_entropy(d, opt.sigma) - s;
+    }
   }
-  for (double& v : mean) v /= static_cast<double>(n);
-  const auto dmean = device_upload(mean);
-  auto bad_row = device_alloc<unsigned long long>(1);
-  INFOFLOW_CUDA_CHECK(cudaMemset(bad_row.get(), 0xff, sizeof(unsigned long long)));
-  // Log-weights shifted so the largest is 0, as prepare_centers does for host data.
-  std::vector<float> log_w(n);
-  double offset = -std::log(static_cast<double>(n));
-  if (!weights.empty()) {
-    offset = -HUGE_VAL;
-    for (double w : weights) offset = std::max(offset, std::log(w));
-    for (std::size_t j = 0; j < n; ++j) log_w[j] = static_cast<float>(std::log(weights[j]) - offset);
-  }
-  LseProblemF32 p;  // in sigma units: alpha = 1 / (2 sigma^2) times sigma^2
-  p.m = queries.rows, p.n = n, p.d = d, p.log_weights = log_w.data(), p.alpha = 0.5f;
-  const DeviceRows dev{queries, centers, dmean.get(), 1 / sigma, bad_row.get()};
-  lse_cuda_whole(p, out.data, progress, nullptr, &dev);
-  const double shift = offset - 0.5 * static_cast<double>(d) * std::log(2 * M_PI * sigma * sigma);
-  for (double& v : out) v += shift;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
 }
 
 int cuda_device_count() {

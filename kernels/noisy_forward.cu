@@ -22,9 +22,6 @@
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
-#include <Random123/philox.h>
-#include <Random123/uniform.hpp>
-
 #include <algorithm>
 #include <climits>
 #include <cstddef>
@@ -36,6 +33,7 @@
 #include <vector>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/philox_normal.cuh"
 #include "lse_backends.hpp"
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
@@ -58,9 +56,6 @@ constexpr std::size_t kMinChunkRows = std::size_t{1} << 16;
 constexpr std::size_t kMaxChunkRows = std::size_t{1} << 24;
 // Left free for the context, cuBLAS's workspace, allocator granularity and other users.
 constexpr std::size_t kMemHeadroom = std::size_t{256} << 20;
-// The pi of Random123's host-side sincospi fallback (boxmuller.hpp), which is what the
-// CPU path compiles to: sincos(kPi * x). CUDA's own sincospi(x) rounds differently.
-constexpr double kPi = 3.1415926535897932;
 
 // ---- device side ----------------------------------------------------------------------
 // The CPU's activate() (host/nn/network.cpp), expression for expression.
@@ -73,24 +68,6 @@ __device__ __forceinline__ double activate_device(Activation a, double x) {
     case Activation::Linear: return x;
   }
   return x;
-}
-
-// Normals (2b, 2b + 1) of `row`: rng::normal_row's Philox call and Box-Muller transform.
-// u01 / uneg11 scale by powers of two, so an FMA there rounds exactly as the host does.
-__device__ __forceinline__ double2 normal_pair(std::uint32_t key_lo, std::uint32_t key_hi,
-                                               std::uint32_t stream, std::uint64_t row,
-                                               std::uint32_t b) {
-  using Philox = r123::Philox4x32;
-  const Philox::ctr_type ctr = {{b, static_cast<std::uint32_t>(row),
-                                 static_cast<std::uint32_t>(row >> 32), stream}};
-  const Philox::key_type key = {{key_lo, key_hi}};
-  const Philox::ctr_type r = Philox()(ctr, key);
-  const std::uint64_t u0 = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
-  const std::uint64_t u1 = (static_cast<std::uint64_t>(r[2]) << 32) | r[3];
-  double s, c;
-  sincos(__dmul_rn(kPi, r123::uneg11<double>(u0)), &s, &c);
-  const double rad = sqrt(-2.0 * log(r123::u01<double>(u1)));  // u01 never returns 0
-  return make_double2(__dmul_rn(s, rad), __dmul_rn(c, rad));
 }
 
 struct LayerArgs {

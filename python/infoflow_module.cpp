@@ -261,6 +261,25 @@ NB_MODULE(_infoflow, m) {
         "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
         "weights"_a.none(), "threads"_a, "tolerance"_a, "control_variate"_a = true);
 
+  m.def("mixture_entropy_device",
+        [](DeviceArray centers, double sigma, std::size_t samples_per_center, std::uint64_t seed,
+           const std::string& backend, bool bounds, std::optional<Array> weights, bool control_variate) {
+          infoflow::EntropyOptions o;
+          o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
+          o.bounds = bounds, o.control_variate = control_variate;
+          o.compute = compute_options(backend, 0, 0.0);
+          const auto c = device_view(centers, "centers");
+          const auto w = vector_view(weights, "weights");
+          infoflow::EntropyResult r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::mixture_entropy_on_device(c, w, o);
+          }
+          return entropy_dict(r, bounds);
+        },
+        "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
+        "weights"_a.none(), "control_variate"_a = true);
+
   m.def("log_density",
         [](Array queries, Array centers, double sigma, std::optional<Array> weights,
            const std::string& backend, int threads, double tolerance) {

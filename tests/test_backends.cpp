@@ -144,6 +144,14 @@ TEST(BackendSelection, DeviceInputWithoutDeviceIsAResourceError) {
   } catch (const ResourceError& e) {
     EXPECT_NE(std::string(e.what()).find("CUDA backend unavailable"), std::string::npos) << e.what();
   }
+  EntropyOptions o;
+  o.sigma = 1;
+  try {
+    mixture_entropy_on_device({x, 2, 1, 1, DType::Float64}, {}, o);
+    ADD_FAILURE() << "no error";
+  } catch (const ResourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("CUDA backend unavailable"), std::string::npos) << e.what();
+  }
 }
 
 TEST(BackendSelection, NamesRoundTrip) {

@@ -1,12 +1,14 @@
-// log_density_on_device: inputs already in GPU memory, read in place (issue 5's zero-copy
-// path for CUDA tensors). Agreement with the host-memory API on the same data, for float32
-// and float64 rows with padding between them; bad input named. Needs a device: skips
-// without one (the no-device error is tested in test_backends.cpp).
+// log_density_on_device and mixture_entropy_on_device: inputs already in GPU memory, read
+// in place (issue 5's zero-copy path for CUDA tensors). Agreement with the host-memory API
+// on the same data, for float32 and float64 rows with padding between them; bad input
+// named. Needs a device: skips without one (the no-device error is tested in
+// test_backends.cpp).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "test_util.hpp"
@@ -96,6 +98,67 @@ TEST(DeviceInput, NamesBadInput) {
                                        {}, 1.0, {out.data(), m}),
                  InvalidArgument);  // stride below the columns
   }
+}
+
+// The Monte Carlo draws made on the device are the host's (same Philox rows), so the
+// estimate equals mixture_entropy's on the cuda backend with the same seed, up to the
+// float32 rounding of the queries (the host rounds y = c + sigma z, the device
+// (c - mean) / sigma + z): 1e-6 relative here. Off-centre, weighted, 3 draws per centre,
+// with and without the control variate, and the pairwise bounds.
+TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  const std::size_t n = 900, d = 5, stride = 7;
+  auto c = testing::random_matrix(n, d, 4);
+  for (double& v : c) v = 2 + 0.5 * v;
+  std::vector<double> w(n);
+  double total = 0;
+  for (std::size_t j = 0; j < n; ++j) total += (w[j] = 1.0 + static_cast<double>(j % 5));
+  for (double& v : w) v /= total;
+  const DeviceCopy dc(c, n, d, stride, 0.0);
+  for (const bool weighted : {false, true}) {
+    for (const bool cv : {true, false}) {
+      EntropyOptions o;
+      o.sigma = 0.2, o.samples_per_center = 3, o.seed = 11, o.bounds = true, o.control_variate = cv;
+      o.compute.backend = Backend::Cuda;
+      const Span<const double> ws = weighted ? Span<const double>{w.data(), n} : Span<const double>{};
+      const EntropyResult host = mixture_entropy({c.data(), n, d}, ws, o);
+      const EntropyResult dev = mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, ws, o);
+      const std::string what = std::string(weighted ? "weighted" : "uniform") + (cv ? ", control variate" : "");
+      EXPECT_EQ(dev.samples, n * 3) << what;
+      EXPECT_EQ(dev.backend, Backend::Cuda) << what;
+      EXPECT_NEAR(dev.entropy_nats, host.entropy_nats, 1e-6 * (1 + std::abs(host.entropy_nats))) << what;
+      EXPECT_NEAR(dev.stderr_nats, host.stderr_nats, 1e-3 * host.stderr_nats) << what;
+      EXPECT_NEAR(dev.kl_upper_nats, host.kl_upper_nats, 1e-5 * (1 + std::abs(host.kl_upper_nats))) << what;
+      EXPECT_NEAR(dev.bhattacharyya_lower_nats, host.bhattacharyya_lower_nats,
+                  1e-5 * (1 + std::abs(host.bhattacharyya_lower_nats))) << what;
+    }
+  }
+  // float32 centres: against the host on the same float32-rounded values.
+  std::vector<double> c32(c);
+  for (double& v : c32) v = static_cast<float>(v);
+  EntropyOptions o;
+  o.sigma = 0.2, o.samples_per_center = 2, o.seed = 5;
+  const EntropyResult host = mixture_entropy({c32.data(), n, d}, o);
+  const DeviceCopy dc32(c32, n, d, d, 0.f);
+  const EntropyResult dev = mixture_entropy_on_device({dc32.ptr, n, d, d, DType::Float32}, {}, o);
+  EXPECT_NEAR(dev.entropy_nats, host.entropy_nats, 1e-6 * (1 + std::abs(host.entropy_nats)));
+  // Refused: another backend, samples 0, a NaN centre (named), sigma too small for float32.
+  o.compute.backend = Backend::Cpu;
+  EXPECT_THROW(mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, {}, o), InvalidArgument);
+  o.compute.backend = Backend::Auto;
+  o.samples_per_center = 0;
+  EXPECT_THROW(mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, {}, o), InvalidArgument);
+  o.samples_per_center = 1;
+  c[40 * d + 2] = std::nan("");
+  const DeviceCopy bad(c, n, d, d, 0.0);
+  try {
+    mixture_entropy_on_device({bad.ptr, n, d, d, DType::Float64}, {}, o);
+    ADD_FAILURE() << "NaN centre accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("centers row 40"), std::string::npos) << e.what();
+  }
+  o.sigma = 1e-7;  // data spread ~1 is 1e7 sigma from its mean: past float32's 2^18
+  EXPECT_THROW(mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, {}, o), InvalidArgument);
 }
 
 }  // namespace

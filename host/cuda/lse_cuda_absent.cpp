@@ -30,6 +30,10 @@ void log_density_on_device(DeviceMatrixView /*queries*/, DeviceMatrixView /*cent
                            const ProgressFn& /*progress*/) {
   throw ResourceError(std::string("CUDA backend unavailable: ") + detail::kReason);
 }
+EntropyResult mixture_entropy_on_device(DeviceMatrixView /*centers*/, Span<const double> /*weights*/,
+                                        const EntropyOptions& /*opt*/) {
+  throw ResourceError(std::string("CUDA backend unavailable: ") + detail::kReason);
+}
 int cuda_device_count() { return 0; }
 bool use_cuda_device(int /*index*/) { return false; }
 }  // namespace infoflow

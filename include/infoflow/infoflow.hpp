@@ -183,6 +183,15 @@ inline EntropyResult mixture_entropy(MatrixView<double> centers, const EntropyOp
   return mixture_entropy(centers, Span<const double>{}, opt);
 }
 
+// mixture_entropy of centres that live on a GPU (e.g. a torch CUDA tensor's rows), read
+// there in place: the Monte Carlo draws y = c_i + sigma z are made on the device from the
+// same Philox stream as on the host, so the estimate equals mixture_entropy's on the cuda
+// backend with the same seed (up to float32 rounding). Every pair exact (opt.compute
+// .tolerance unused); opt.compute.backend must be auto or cuda, and one process (no comm).
+// weights are host memory. Throws as log_density_on_device does.
+EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const double> weights,
+                                        const EntropyOptions& opt);
+
 // Entropy of one component, (d/2) log(2 pi e sigma^2).
 double gaussian_entropy(std::size_t d, double sigma);
 

@@ -101,7 +101,11 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     ----------
     centers : array_like, shape (n, d) or (n,)
         The centres, one per row; 1-D means d = 1. float64 C-contiguous arrays are read
-        in place (no copy); others are converted once.
+        in place (no copy); others are converted once. A torch CUDA tensor (float32 or
+        float64, contiguous columns) is read in place on its GPU when infoflow has a
+        usable GPU: the Monte Carlo draws are made there from the same Philox stream, so
+        the result equals the cuda backend's on a host copy (``threads`` and
+        ``tolerance`` unused: every pair exact). ``backend="cpu"`` copies it to the host.
     sigma : float
         Standard deviation of every component, > 0.
     samples_per_center : int, default 1
@@ -145,10 +149,26 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     >>> round(r.entropy - infoflow.gaussian_entropy(1, 1.0), 2)  # I(X; X + Z), 0 dB
     0.34
     """
-    c = _arrays.as_matrix("centers", centers)
-    w = _arrays.as_vector("weights", weights)
+    backend = _arrays.text("backend", backend)
     spc = _arrays.count("samples_per_center", samples_per_center, 1)
     seed = _arrays.seed_value(seed)
+    if _arrays.is_torch_cuda(centers) and (
+            backend == "cuda" or (backend == "auto" and _infoflow.cuda_available())):
+        _arrays.count("threads", threads, 0)  # checked as on the host path, unused here
+        tolerance = _arrays.real("tolerance", tolerance)
+        if not 0 <= tolerance < 1:
+            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
+        import torch
+        c = _arrays.as_device_matrix("centers", centers)
+        # infoflow works on CUDA's legacy default stream: let the caller's work finish first.
+        torch.cuda.current_stream(c.device).synchronize()
+        r = _infoflow.mixture_entropy_device(
+            c, _arrays.real("sigma", sigma), spc, seed, backend, bool(bounds),
+            _arrays.as_vector("weights", weights), bool(control_variate))
+        return EntropyResult(samples_per_center=spc, seed=seed, control_variate=bool(control_variate),
+                             tolerance=float(tolerance), **r)
+    c = _arrays.as_matrix("centers", centers)
+    w = _arrays.as_vector("weights", weights)
     r = _infoflow.mixture_entropy(
         c, _arrays.real("sigma", sigma), spc, seed, _arrays.text("backend", backend),
         bool(bounds), w, _arrays.count("threads", threads, 0),

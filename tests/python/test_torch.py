@@ -177,6 +177,32 @@ def test_log_density_reads_cuda_tensors_in_place():
         infoflow.log_density(torch.tensor(q, device="cuda"), bad, 0.4)
 
 
+@pytest.mark.skipif(not (torch.cuda.is_available() and infoflow.cuda_available()),
+                    reason="no CUDA device for torch and infoflow")
+def test_mixture_entropy_draws_on_the_device():
+    # A CUDA tensor's centres are read in place and the draws made on the GPU, from the
+    # same Philox rows as the host: the same estimate as the cuda backend on a host copy.
+    rng = np.random.default_rng(4)
+    c = rng.standard_normal((800, 4)) * 0.5 + 1.0
+    w = rng.uniform(1, 2, 800)
+    w /= w.sum()
+    for dtype in (torch.float64, torch.float32):
+        ct = torch.tensor(c, dtype=dtype, device="cuda")
+        host = ct.cpu().double().numpy()
+        ref = infoflow.mixture_entropy(host, 0.3, samples_per_center=3, seed=2, backend="cuda",
+                                       bounds=True, weights=w)
+        got = infoflow.mixture_entropy(ct, 0.3, samples_per_center=3, seed=2, bounds=True, weights=w)
+        assert got.backend == "cuda" and got.samples == 2400
+        assert got.entropy == pytest.approx(ref.entropy, rel=1e-6, abs=1e-6)
+        assert got.stderr == pytest.approx(ref.stderr, rel=1e-3)
+        assert got.kl_upper == pytest.approx(ref.kl_upper, rel=1e-5, abs=1e-5)
+        assert got.bhattacharyya_lower == pytest.approx(ref.bhattacharyya_lower, rel=1e-5, abs=1e-5)
+    bad = torch.tensor(c, device="cuda")
+    bad[5, 1] = float("nan")
+    with pytest.raises(ValueError, match="centers row 5"):
+        infoflow.mixture_entropy(bad, 0.3)
+
+
 def test_device_matrix_preparation():
     # What log_density does to CUDA tensors before reading them in place, checked on CPU
     # tensors (the same torch calls): dtypes, column strides, grad, bad shapes.
