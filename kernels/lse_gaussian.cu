@@ -641,10 +641,11 @@ struct DeviceRows {
   const double* mean = nullptr;  // device, d entries: the centres' column means
   double inv_scale = 1;
   unsigned long long* bad_row = nullptr;  // device: first non-finite row, or ~0
-  // per_center > 0: the queries are not read but drawn, per_center per centre
-  // (draw_rows_kernel, Philox key `seed`); each query's control variate goes to cv (host).
+  // per_center > 0: the queries are not read but drawn, per_center per centre: query r
+  // is draw row_base + r (draw_rows_kernel, Philox key `seed`); each query's control
+  // variate goes to cv (host).
   std::size_t per_center = 0;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0, row_base = 0;
   double* cv = nullptr;
 };
 
@@ -678,7 +679,7 @@ void draw_rows(const DeviceRows& dev, std::size_t row0, std::size_t rows, std::s
   auto run = [&](const auto* src) {
     draw_rows_kernel<<<blocks, kPadThreads>>>(
         src, static_cast<long long>(c.row_stride), static_cast<int>(c.cols),
-        static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(row0),
+        static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(dev.row_base + row0),
         static_cast<long long>(rows), static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean,
         dev.inv_scale, static_cast<std::uint32_t>(dev.seed), static_cast<std::uint32_t>(dev.seed >> 32), dst, dcv);
   };
@@ -1045,15 +1046,22 @@ EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const dou
     return [&opt, start, pairs, total](double f) { opt.compute.progress((start + f * pairs) / total); };
   };
   const auto weight = [&](std::size_t i) { return weights.empty() ? 1 / static_cast<double>(n) : weights[i]; };
-  // The draws: entropy_mc_segmented's estimator, on the same Philox rows 0 .. m - 1.
-  std::vector<double> cv(opt.control_variate ? m : 0);
+  // The draws: entropy_mc_segmented's estimator, on the same Philox rows 0 .. m - 1, in
+  // passes of at most kDrawsPerPass (the host holds one pass's values, not all m).
+  constexpr std::size_t kDrawsPerPass = std::size_t{1} << 22;
+  const double log_norm = 0.5 * static_cast<double>(d) * std::log(2 * M_PI * opt.sigma * opt.sigma);
+  std::vector<double> cv(opt.control_variate ? std::min(m, kDrawsPerPass) : 0);
   DeviceRows dev{centers, centers, dc.mean.get(), 1 / opt.sigma, dc.bad_row.get()};
   dev.per_center = per, dev.seed = opt.seed, dev.cv = opt.control_variate ? cv.data() : nullptr;
-  const std::vector<double> lse = device_lse(dev, dc, m, 0.5f, part(0, nn * static_cast<double>(per)));
-  const double log_norm = 0.5 * static_cast<double>(d) * std::log(2 * M_PI * opt.sigma * opt.sigma);
   MeanAccumulator acc;
-  for (std::size_t g = 0; g < m; ++g) {
-    acc.add(weight(g / per), -(lse[g] - log_norm) - (opt.control_variate ? cv[g] : 0.0));
+  for (std::size_t g0 = 0; g0 < m; g0 += kDrawsPerPass) {
+    const std::size_t rows = std::min(kDrawsPerPass, m - g0);
+    dev.row_base = g0;
+    const std::vector<double> lse = device_lse(
+        dev, dc, rows, 0.5f, part(static_cast<double>(g0) * static_cast<double>(n), static_cast<double>(rows) * static_cast<double>(n)));
+    for (std::size_t r = 0; r < rows; ++r) {
+      acc.add(weight((g0 + r) / per), -(lse[r] - log_norm) - (opt.control_variate ? cv[r] : 0.0));
+    }
   }
   r.entropy_nats = acc.mean(), r.stderr_nats = acc.standard_error();
   if (opt.bounds) {  // mixture_entropy's pairwise_bound: the centres as queries

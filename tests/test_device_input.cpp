@@ -133,6 +133,20 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
                   1e-5 * (1 + std::abs(host.bhattacharyya_lower_nats))) << what;
     }
   }
+  // More draws than one pass holds (2^22): two passes, the second from Philox row 2^22.
+  {
+    const std::size_t n2 = 1500, d2 = 2;
+    const auto c2 = testing::random_matrix(n2, d2, 9);
+    EntropyOptions o;
+    o.sigma = 0.1, o.samples_per_center = 2800, o.seed = 3;
+    o.compute.backend = Backend::Cuda;
+    const EntropyResult host = mixture_entropy({c2.data(), n2, d2}, o);
+    const DeviceCopy dc2(c2, n2, d2, d2, 0.0);
+    const EntropyResult dev = mixture_entropy_on_device({dc2.ptr, n2, d2, d2, DType::Float64}, {}, o);
+    ASSERT_GT(dev.samples, std::size_t{1} << 22);
+    EXPECT_NEAR(dev.entropy_nats, host.entropy_nats, 1e-6 * (1 + std::abs(host.entropy_nats)));
+    EXPECT_NEAR(dev.stderr_nats, host.stderr_nats, 1e-3 * host.stderr_nats);
+  }
   // float32 centres: against the host on the same float32-rounded values.
   std::vector<double> c32(c);
   for (double& v : c32) v = static_cast<float>(v);
