@@ -120,6 +120,7 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
       EntropyOptions o;
       o.sigma = 0.2, o.samples_per_center = 3, o.seed = 11, o.bounds = true, o.control_variate = cv;
       o.compute.backend = Backend::Cuda;
+      o.compute.tolerance = 0;  // the device path is exact: so is the reference here
       const Span<const double> ws = weighted ? Span<const double>{w.data(), n} : Span<const double>{};
       const EntropyResult host = mixture_entropy({c.data(), n, d}, ws, o);
       const EntropyResult dev = mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, ws, o);
@@ -140,6 +141,7 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
     EntropyOptions o;
     o.sigma = 0.1, o.samples_per_center = 2800, o.seed = 3;
     o.compute.backend = Backend::Cuda;
+    o.compute.tolerance = 0;
     const EntropyResult host = mixture_entropy({c2.data(), n2, d2}, o);
     const DeviceCopy dc2(c2, n2, d2, d2, 0.0);
     const EntropyResult dev = mixture_entropy_on_device({dc2.ptr, n2, d2, d2, DType::Float64}, {}, o);
@@ -152,6 +154,7 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
   for (double& v : c32) v = static_cast<float>(v);
   EntropyOptions o;
   o.sigma = 0.2, o.samples_per_center = 2, o.seed = 5;
+  o.compute.tolerance = 0;
   const EntropyResult host = mixture_entropy({c32.data(), n, d}, o);
   const DeviceCopy dc32(c32, n, d, d, 0.f);
   const EntropyResult dev = mixture_entropy_on_device({dc32.ptr, n, d, d, DType::Float32}, {}, o);
