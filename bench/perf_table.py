@@ -65,10 +65,16 @@ def main():
     if peer.get("roofline"):
         rf = peer["roofline"]
         out.append("")
-        out.append(f"The first row runs at the default tolerance (pruning may skip tiles whose mass is provably "
+        exact = next((r for r in peer["rows"] if "percent_of_roofline_median_run" in r), None)
+        median = (f" for its best of {peer.get('infoflow_repeats', 1)} runs (the median run: "
+                  f"{exact['percent_of_roofline_median_run']:.0f}%)" if exact else "")
+        out.append(f"infoflow's rows are medians of {peer.get('infoflow_repeats', 1)} CLI runs, each a fresh process. "
+                   f"The first runs at the default tolerance (pruning may skip tiles whose mass is provably "
                    f"below it); the exact row evaluates every pair, and its % is of the roofline measured in the "
                    f"same run ({rf['fma_lane_ops_per_s'] / 1e9:.1f} G FMA lane-ops/s, "
-                   f"{rf.get('lane_ops_per_pair', '2d+13')} lane-ops per pair, bench/ROOFLINE.md).")
+                   f"{rf.get('lane_ops_per_pair', '2d+13')} lane-ops per pair, bench/ROOFLINE.md){median}. "
+                   "A fresh process of ~0.1 s pays one-time costs (thread start, first touch of its buffers) that "
+                   "the repeated in-process runs of the next table do not; see bench/ROOFLINE.md.")
     out.append("")
     out.append(f"**cpu backend by dimension** (`build/bench/bench_lse`, {lse_name}; roofline {roof_name}, "
                "see bench/ROOFLINE.md): n = m = 20 000, exact path (every pair evaluated), all cores.")

@@ -87,7 +87,8 @@ HWY_INLINE void ForEachExponentBlock(const float* HWY_RESTRICT tile, const float
   const VF neg_alpha = hn::Set(df, -alpha);
   std::size_t j = 0;
 #if INFOFLOW_AVX512_TARGET
-  // Tiles are multiples of 2N wide, so a 2N remainder may follow (the loop below).
+  // Tiles are multiples of 4N wide (tile_width) except in small segments, where a 2N
+  // remainder may follow (the loop below).
   const auto rows4 = [&](float qk, VF c0, VF c1, VF c2, VF c3, VF& x0, VF& x1, VF& x2, VF& x3) HWY_ATTR {
     const VF b = hn::Set(df, qk);
     const VF t0 = hn::Sub(c0, b), t1 = hn::Sub(c1, b), t2 = hn::Sub(c2, b), t3 = hn::Sub(c3, b);
