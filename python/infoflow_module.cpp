@@ -120,6 +120,21 @@ nb::dict entropy_dict(const infoflow::EntropyResult& r, bool bounds) {
   return d;
 }
 
+// mixture_entropy for host or device centres: the options, the call without the GIL, the dict.
+template <class Run>
+nb::dict run_entropy(double sigma, std::size_t samples_per_center, std::uint64_t seed, bool bounds,
+                     bool control_variate, const infoflow::ComputeOptions& compute, const Run& run) {
+  infoflow::EntropyOptions o;
+  o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
+  o.bounds = bounds, o.control_variate = control_variate, o.compute = compute;
+  infoflow::EntropyResult r;
+  {
+    nb::gil_scoped_release release;
+    r = run(o);
+  }
+  return entropy_dict(r, bounds);
+}
+
 nb::dict layer_dict(const infoflow::LayerInformation& l, bool with_labels) {
   nb::dict d;
   d["layer"] = l.layer, d["width"] = l.width;
@@ -245,18 +260,11 @@ NB_MODULE(_infoflow, m) {
         [](Array centers, double sigma, std::size_t samples_per_center, std::uint64_t seed,
            const std::string& backend, bool bounds, std::optional<Array> weights, int threads,
            double tolerance, bool control_variate) {
-          infoflow::EntropyOptions o;
-          o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
-          o.bounds = bounds, o.control_variate = control_variate;
-          o.compute = compute_options(backend, threads, tolerance);
           const auto c = matrix_view(centers, "centers");
           const auto w = vector_view(weights, "weights");
-          infoflow::EntropyResult r;
-          {
-            nb::gil_scoped_release release;
-            r = infoflow::mixture_entropy(c, w, o);
-          }
-          return entropy_dict(r, bounds);
+          return run_entropy(sigma, samples_per_center, seed, bounds, control_variate,
+                             compute_options(backend, threads, tolerance),
+                             [&](const infoflow::EntropyOptions& o) { return infoflow::mixture_entropy(c, w, o); });
         },
         "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
         "weights"_a.none(), "threads"_a, "tolerance"_a, "control_variate"_a = true);
@@ -264,18 +272,11 @@ NB_MODULE(_infoflow, m) {
   m.def("mixture_entropy_device",
         [](DeviceArray centers, double sigma, std::size_t samples_per_center, std::uint64_t seed,
            const std::string& backend, bool bounds, std::optional<Array> weights, bool control_variate) {
-          infoflow::EntropyOptions o;
-          o.sigma = sigma, o.samples_per_center = samples_per_center, o.seed = seed;
-          o.bounds = bounds, o.control_variate = control_variate;
-          o.compute = compute_options(backend, 0, 0.0);
           const auto c = device_view(centers, "centers");
           const auto w = vector_view(weights, "weights");
-          infoflow::EntropyResult r;
-          {
-            nb::gil_scoped_release release;
-            r = infoflow::mixture_entropy_on_device(c, w, o);
-          }
-          return entropy_dict(r, bounds);
+          return run_entropy(
+              sigma, samples_per_center, seed, bounds, control_variate, compute_options(backend, 0, 0.0),
+              [&](const infoflow::EntropyOptions& o) { return infoflow::mixture_entropy_on_device(c, w, o); });
         },
         "centers"_a, "sigma"_a, "samples_per_center"_a, "seed"_a, "backend"_a, "bounds"_a,
         "weights"_a.none(), "control_variate"_a = true);
