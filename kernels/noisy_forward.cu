@@ -18,9 +18,7 @@
 // value, growing with a layer's fan-in like any float64 dot product.
 // The target's --use_fast_math changes only single-precision code: double division,
 // sqrt and the double math functions keep their IEEE / documented accuracy.
-#include <cublas_v2.h>  // types and enums only: the library is loaded at first use
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <climits>
@@ -32,6 +30,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cublas_api.cuh"
 #include "kernels/cuda_check.cuh"
 #include "kernels/philox_normal.cuh"
 #include "lse_backends.hpp"
@@ -115,77 +114,11 @@ __global__ void __launch_bounds__(kThreads) bias_act_noise_kernel(LayerArgs a) {
 }
 
 // ---- host side ------------------------------------------------------------------------
-// cuBLAS is opened with dlopen at the first GPU forward pass instead of being linked:
-// loading libcublas/libcublasLt costs every process 0.1-0.15 s of static initialisation
-// (measured on a machine without a GPU: an empty program linked with -lcublas takes
-// 0.09-0.16 s to run, 0.00 s without), which every `infoflow` command and every
-// `import infoflow` paid although only this path uses it.
-struct CublasApi {
-  cublasStatus_t (*create)(cublasHandle_t*);
-  cublasStatus_t (*destroy)(cublasHandle_t);
-  cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
-  cublasStatus_t (*dgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
-                          const double*, const double*, int, const double*, int, const double*,
-                          double*, int);
-  const char* (*status_name)(cublasStatus_t);
-  const char* (*status_string)(cublasStatus_t);
-  std::string error;  // non-empty: not loadable, and why
-};
-
-template <class F>
-void resolve(void* lib, const char* name, F& f, std::string& error) {
-  f = reinterpret_cast<F>(dlsym(lib, name));
-  if (f == nullptr && error.empty()) error = std::string("symbol ") + name + " not found in libcublas";
-}
-
-CublasApi load_cublas() {
-  CublasApi api{};
-  const std::string soname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
-  // The toolkit's directory first (where the build found it), then the loader's path.
-  void* lib = dlopen((std::string(INFOFLOW_CUBLAS_DIR) + "/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) {
-    const char* why = dlerror();
-    api.error = "cannot load " + soname + " (" + (why ? why : "unknown reason") + ")";
-    return api;
-  }
-  resolve(lib, "cublasCreate_v2", api.create, api.error);
-  resolve(lib, "cublasDestroy_v2", api.destroy, api.error);
-  resolve(lib, "cublasSetStream_v2", api.set_stream, api.error);
-  resolve(lib, "cublasDgemm_v2", api.dgemm, api.error);
-  resolve(lib, "cublasGetStatusName", api.status_name, api.error);
-  resolve(lib, "cublasGetStatusString", api.status_string, api.error);
-  return api;  // the library stays open for the life of the process
-}
-
-const CublasApi& cublas() {
-  static const CublasApi api = load_cublas();  // thread-safe, once per process
-  if (!api.error.empty()) throw ResourceError("CUDA forward pass unavailable: " + api.error);
-  return api;
-}
-
-[[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file,
-                                     int line) {
-  throw ResourceError(std::string("cuBLAS call ") + call + " failed: " +
-                      cublas().status_name(st) + " (" + cublas().status_string(st) + ") at " +
-                      file + ":" + std::to_string(line));
-}
-#define INFOFLOW_CUBLAS_CHECK(call)                                 \
-  do {                                                              \
-    const cublasStatus_t infoflow_st_ = (call);                     \
-    if (infoflow_st_ != CUBLAS_STATUS_SUCCESS)                      \
-      throw_cublas_error(infoflow_st_, #call, __FILE__, __LINE__);  \
-  } while (0)
-
 // RAII owners; the deleters never throw (they may run while unwinding).
 struct StreamDestroy {
   void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
 };
-struct CublasDestroy {
-  void operator()(cublasHandle_t h) const noexcept { cublas().destroy(h); }
-};
 using StreamPtr = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
-using Cublas = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDestroy>;
 
 double gib(double bytes) { return bytes / double(1u << 30); }
 
@@ -357,16 +290,6 @@ std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<d
   for (std::size_t r0 = 0; r0 < rows; r0 += plan.chunk_rows)
     run_chunk(problem, dev, r0, std::min(plan.chunk_rows, rows - r0), out);
   return out;
-}
-
-bool cublas_loadable(std::string* reason) {
-  try {
-    cublas();
-    return true;
-  } catch (const ResourceError& e) {
-    if (reason != nullptr) *reason = e.what();
-    return false;
-  }
 }
 
 }  // namespace infoflow::detail

@@ -25,12 +25,7 @@
 #include <vector>
 
 #include "cpu/tile_tree.hpp"
-
-#if defined(__CUDACC__)
-#define INFOFLOW_HD __host__ __device__ inline
-#else
-#define INFOFLOW_HD inline
-#endif
+#include "cuda/host_device.hpp"
 
 namespace infoflow::detail {
 
