@@ -6,11 +6,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "cuda/chunk_fallback.hpp"
+#include "cuda/gemm_lse.hpp"
 #include "cuda/segment_layout.hpp"
 #include "lse_backends.hpp"
 #include "test_util.hpp"
@@ -246,6 +249,129 @@ TEST(GpuOutOfMemory, ChunksShrinkByHalvesInWholeBlocks) {
   }
   EXPECT_EQ(seen.back(), 128u);
   EXPECT_EQ(detail::smaller_chunk(100, 128), 0u);  // less than one block: nothing smaller
+}
+
+// The cuda backend's GEMM formulation at large d (cuda/gemm_lse.hpp), run on the host in
+// the kernel's order: dot products in float64 from the float32 rows, per query row 32
+// lanes over the columns of each 4096-wide block, their tree merge (as the warp
+// shuffles), the merge into the running sums. Against the float64 direct sum on the same
+// float32 rows, so only the expansion is measured: at the experiments' scales (SZT: d =
+// 12, tanh layers at sigma = 0.005, ~200 sigma from the mean; MNIST-like: d = 1024,
+// ReLU activations up to ~50 sigma) it must agree to 1e-9, far inside the 1e-5 contract.
+// Zero weights give -inf terms, a query whose weights are all zero gives -inf.
+TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
+  struct Case {
+    std::size_t m, n, d;
+    double scale;  // data spread in sigma units
+    bool relu;
+  };
+  for (const Case& k : {Case{50, 5000, 12, 200, false}, Case{20, 4500, 1024, 50, true}}) {
+    std::mt19937_64 gen(k.d);
+    std::normal_distribution<double> z;
+    auto draw = [&](std::size_t rows) {
+      std::vector<float> x(rows * k.d);
+      for (float& v : x) {
+        const double t = k.relu ? std::max(0.0, z(gen)) : std::tanh(2 * z(gen));
+        v = static_cast<float>(k.scale * t);
+      }
+      return x;
+    };
+    const std::vector<float> c = draw(k.n);
+    std::vector<float> q = draw(k.m);
+    for (std::size_t i = 0; i < k.m; ++i) {  // queries near centres, so that terms matter
+      for (std::size_t t = 0; t < k.d; ++t) q[i * k.d + t] = c[i * 7 * k.d + t] + static_cast<float>(z(gen));
+    }
+    std::vector<float> lw(k.n, static_cast<float>(-std::log(double(k.n))));
+    for (std::size_t j = 0; j < k.n; j += 11) lw[j] = -INFINITY;
+    const double alpha = 0.5, alpha2 = alpha * 1.4426950408889634;
+    std::vector<double> cn(k.n);
+    for (std::size_t j = 0; j < k.n; ++j) {
+      for (std::size_t t = 0; t < k.d; ++t) cn[j] = std::fma(double(c[j * k.d + t]), double(c[j * k.d + t]), cn[j]);
+    }
+    double worst = 0;
+    for (std::size_t i = 0; i < k.m; ++i) {
+      const float* qi = q.data() + i * k.d;
+      double qn = 0;
+      for (std::size_t t = 0; t < k.d; ++t) qn = std::fma(double(qi[t]), double(qi[t]), qn);
+      std::vector<double> d2(k.n);
+      for (std::size_t j = 0; j < k.n; ++j) {
+        for (std::size_t t = 0; t < k.d; ++t) {
+          const double diff = double(qi[t]) - double(c[j * k.d + t]);
+          d2[j] += diff * diff;
+        }
+      }
+      // The float64 direct sum with log-weights lw (natural units), zero weights skipped.
+      auto direct_lse = [&](auto log_weight) {
+        double mx = -INFINITY, sum = 0;
+        for (std::size_t j = 0; j < k.n; ++j) {
+          if (lw[j] != -INFINITY) mx = std::max(mx, log_weight(j) - alpha * d2[j]);
+        }
+        for (std::size_t j = 0; j < k.n; ++j) {
+          if (lw[j] != -INFINITY) sum += std::exp(log_weight(j) - alpha * d2[j] - mx);
+        }
+        return mx + std::log(sum);
+      };
+      const double ref = direct_lse([&](std::size_t j) { return double(lw[j]); });
+      // The kernel's log-weights are float32 in log2 units: the same ones, for the 1e-9 check.
+      const double ref2 = direct_lse([&](std::size_t j) {
+        return double(static_cast<float>(double(lw[j]) * 1.4426950408889634)) / 1.4426950408889634;
+      });
+      detail::OnlineLse2 run;
+      for (std::size_t c0 = 0; c0 < k.n; c0 += detail::kGemmCols) {
+        const std::size_t nc = std::min<std::size_t>(detail::kGemmCols, k.n - c0);
+        detail::OnlineLse2 lane[detail::kGemmLanes];
+        for (std::size_t j = 0; j < nc; ++j) {
+          double dot = 0;
+          for (std::size_t t = 0; t < k.d; ++t) dot += double(qi[t]) * double(c[(c0 + j) * k.d + t]);
+          const float lw2 = static_cast<float>(double(lw[c0 + j]) * 1.4426950408889634);
+          lane[j % detail::kGemmLanes].add(detail::gemm_exponent(lw2, alpha2, qn, cn[c0 + j], dot));
+        }
+        for (int off = detail::kGemmLanes / 2; off > 0; off /= 2) {
+          for (int l = 0; l < off; ++l) lane[l].merge(lane[l + off].max, lane[l + off].sum);
+        }
+        run.merge(lane[0].max, lane[0].sum);
+      }
+      const double got = run.natural_log();
+      ASSERT_TRUE(std::isfinite(got)) << "d = " << k.d << " query " << i;
+      EXPECT_NEAR(got, ref2, 1e-9 * (1 + std::abs(ref2))) << "d = " << k.d << " query " << i;
+      EXPECT_NEAR(got, ref, 1e-6 * (1 + std::abs(ref))) << "d = " << k.d << " query " << i;
+      worst = std::max(worst, std::abs(got - ref2) / (1 + std::abs(ref2)));
+    }
+    std::printf("[ d = %zu ] worst relative gap to the direct float64 sum: %.1e\n", k.d, worst);
+  }
+  detail::OnlineLse2 none;
+  none.add(-INFINITY);
+  none.merge(-INFINITY, 0);
+  EXPECT_EQ(none.natural_log(), -INFINITY);
+}
+
+// The GEMM path itself on a device (forced with INFOFLOW_CUDA_GEMM=1: off by default until
+// its crossover is measured): against the exact cpu backend, with two query chunks and
+// two centre blocks, zero weights, d from 1 to 300. Skips without a device.
+TEST(CudaGemm, ForcedGemmPathMatchesCpuBackend) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  struct EnvGuard {
+    EnvGuard() { setenv("INFOFLOW_CUDA_GEMM", "1", 1); }
+    ~EnvGuard() { unsetenv("INFOFLOW_CUDA_GEMM"); }
+  } forced;
+  for (std::size_t d : {1, 64, 300}) {
+    const std::size_t m = 4200, n = 4500;
+    const auto q = testing::random_matrix(m, d, 70 + d), c = testing::random_matrix(n, d, 80 + d);
+    std::vector<double> w(n, 1.0);
+    for (std::size_t j = 0; j < n; j += 13) w[j] = 0;
+    const double total = std::accumulate(w.begin(), w.end(), 0.0);
+    for (double& v : w) v /= total;
+    std::vector<double> cpu(m), gpu(m);
+    ComputeOptions o;
+    o.tolerance = 0;
+    o.backend = Backend::Cpu;
+    log_sum_exp_gaussian({q.data(), m, d}, {c.data(), n, d}, {w.data(), n}, 2.0 / d, {cpu.data(), m}, o);
+    o.backend = Backend::Cuda;
+    log_sum_exp_gaussian({q.data(), m, d}, {c.data(), n, d}, {w.data(), n}, 2.0 / d, {gpu.data(), m}, o);
+    for (std::size_t i = 0; i < m; ++i) {
+      ASSERT_NEAR(gpu[i], cpu[i], 1e-5 * (1 + std::abs(cpu[i]))) << "d = " << d << " row " << i;
+    }
+  }
 }
 
 // The CUDA backend's one-launch layout for many mixtures (kernels/lse_gaussian.cu), run

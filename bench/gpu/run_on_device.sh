@@ -17,6 +17,11 @@ ctest --test-dir build-gpu --output-on-failure -j4 2>&1 | tee "$out/gpu_ctest.lo
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ./build-gpu/bench/bench_lse --benchmark_filter=cuda --benchmark_min_time=0.5 \
   --benchmark_out="$out/bench_lse_cuda_$(date +%F)_$commit.json" --benchmark_out_format=json | grep BM_
+# The GEMM formulation at large d (off by default until this measures its crossover with
+# the direct kernel above): the same shapes, forced on.
+INFOFLOW_CUDA_GEMM=1 ./build-gpu/bench/bench_lse --benchmark_filter='cuda/20000/(10|32|64|256|1024)/0/1/100' \
+  --benchmark_min_time=0.5 --benchmark_out="$out/bench_lse_cuda_gemm_$(date +%F)_$commit.json" \
+  --benchmark_out_format=json | grep BM_
 python3 bench/gpu/torch_peer.py --cli build-gpu/infoflow --out "$out" 2>&1 | tail -20
 # The paper's workload on the GPU (tile-list pruning): against the authors' estimator on
 # this machine's CPU at n = 4096 x 100, then alone at n = 4096 x 1000 (issue 6: seconds).
