@@ -941,7 +941,7 @@ bool gemm_path_wanted(const LseProblemF32& p) {
 bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progress) {
   require_usable_device();
   if (p.m == 0) return true;
-  if (!cublas_loadable(nullptr)) return false;
+  if (p.n == 0 || !cublas_loadable(nullptr)) return false;  // no centres: the direct path's -inf
   const std::size_t d = p.d, n = p.n;
   if (d > static_cast<std::size_t>(std::numeric_limits<int>::max())) return false;
   std::size_t free_b = 0, total_b = 0;
