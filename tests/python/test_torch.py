@@ -192,7 +192,7 @@ def test_mixture_entropy_draws_on_the_device():
         ref = infoflow.mixture_entropy(host, 0.3, samples_per_center=3, seed=2, backend="cuda",
                                        bounds=True, weights=w, tolerance=0)
         got = infoflow.mixture_entropy(ct, 0.3, samples_per_center=3, seed=2, bounds=True, weights=w)
-        assert got.backend == "cuda" and got.samples == 2400
+        assert got.backend == "cuda" and got.samples == 2400 and got.tolerance == 0
         assert got.entropy == pytest.approx(ref.entropy, rel=1e-6, abs=1e-6)
         assert got.stderr == pytest.approx(ref.stderr, rel=1e-3)
         assert got.kl_upper == pytest.approx(ref.kl_upper, rel=1e-5, abs=1e-5)
