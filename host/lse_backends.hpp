@@ -13,6 +13,11 @@
 
 namespace infoflow::detail {
 
+// The fast backends work in log2 units (one exp2 per pair): log2(e) folds into alpha and
+// the log-weights once, ln 2 brings the result back.
+constexpr double kLog2e = 1.4426950408889634074;
+constexpr double kLn2 = 0.69314718055994530942;
+
 struct LseProblemF32 {
   const float* queries = nullptr;  // m x d, row-major
   std::size_t m = 0;

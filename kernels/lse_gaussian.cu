@@ -79,8 +79,6 @@ constexpr int kPadThreads = 256;
 // Largest d: keeps every in-kernel offset within a block's rows in an int.
 constexpr std::size_t kMaxDim = std::size_t{1} << 24;
 
-constexpr double kLog2e = 1.4426950408889634074;
-constexpr double kLn2 = 0.69314718055994530942;
 
 constexpr std::size_t round_up(std::size_t x, std::size_t k) { return (x + k - 1) / k * k; }
 constexpr std::size_t padded_dim(std::size_t d) {

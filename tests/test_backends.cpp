@@ -283,7 +283,7 @@ TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
     }
     std::vector<float> lw(k.n, static_cast<float>(-std::log(double(k.n))));
     for (std::size_t j = 0; j < k.n; j += 11) lw[j] = -INFINITY;
-    const double alpha = 0.5, alpha2 = alpha * 1.4426950408889634;
+    const double alpha = 0.5, alpha2 = alpha * detail::kLog2e;
     std::vector<double> cn(k.n);
     for (std::size_t j = 0; j < k.n; ++j) {
       for (std::size_t t = 0; t < k.d; ++t) cn[j] = std::fma(double(c[j * k.d + t]), double(c[j * k.d + t]), cn[j]);
@@ -314,7 +314,7 @@ TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
       const double ref = direct_lse([&](std::size_t j) { return double(lw[j]); });
       // The kernel's log-weights are float32 in log2 units: the same ones, for the 1e-9 check.
       const double ref2 = direct_lse([&](std::size_t j) {
-        return double(static_cast<float>(double(lw[j]) * 1.4426950408889634)) / 1.4426950408889634;
+        return double(static_cast<float>(double(lw[j]) * detail::kLog2e)) / detail::kLog2e;
       });
       detail::OnlineLse2 run;
       for (std::size_t c0 = 0; c0 < k.n; c0 += detail::kGemmCols) {
@@ -323,7 +323,7 @@ TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
         for (std::size_t j = 0; j < nc; ++j) {
           double dot = 0;
           for (std::size_t t = 0; t < k.d; ++t) dot += double(qi[t]) * double(c[(c0 + j) * k.d + t]);
-          const float lw2 = static_cast<float>(double(lw[c0 + j]) * 1.4426950408889634);
+          const float lw2 = static_cast<float>(double(lw[c0 + j]) * detail::kLog2e);
           lane[j % detail::kGemmLanes].add(detail::gemm_exponent(lw2, alpha2, qn, cn[c0 + j], dot));
         }
         for (int off = detail::kGemmLanes / 2; off > 0; off /= 2) {

@@ -169,14 +169,13 @@ struct ListRun {
 
 ListRun run_tile_lists(const Clustered& c, double alpha, double tol) {
   constexpr int kBlock = 128, kTile = 64;  // kThreads and kTileC of the kernel
-  constexpr double kLog2e = 1.4426950408889634074;  // the kernel's log2 weights: w * log2(e)
   const std::size_t d = c.d, n = c.n, m = c.m;
   const int di = static_cast<int>(d);
   const std::vector<float> qf(c.queries.begin(), c.queries.end()), cf(c.centers.begin(), c.centers.end());
   const std::vector<float> log_w(n, static_cast<float>(-std::log(static_cast<double>(n))));
   const std::size_t q_off[2] = {0, m}, c_off[2] = {0, n};
   const detail::KdOrdered o =
-      detail::kd_ordered(qf.data(), cf.data(), log_w.data(), d, {q_off, c_off, 1}, kBlock, kTile, kLog2e, 2);
+      detail::kd_ordered(qf.data(), cf.data(), log_w.data(), d, {q_off, c_off, 1}, kBlock, kTile, detail::kLog2e, 2);
   const auto& qperm = o.qperm;
   const auto& q = o.queries;
   const auto& tree = o.tree;

@@ -14,8 +14,6 @@
 
 namespace infoflow::detail {
 
-constexpr double kLog2e = 1.4426950408889634074;
-constexpr double kLn2 = 0.69314718055994530942;
 
 // Queries folded per register block (4 queries x 2 vectors of centres = 8 accumulators,
 // leaving registers for the centre loads and broadcasts even on 16-register AVX2; x 4

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "cuda/host_device.hpp"
+#include "lse_backends.hpp"
 
 namespace infoflow::detail {
 
@@ -43,7 +44,7 @@ struct OnlineLse2 {
   }
   // log of the sum in natural units (-inf when every weight so far was zero).
   INFOFLOW_HD double natural_log() const {
-    return max == -INFINITY ? -INFINITY : (max + log2(sum)) * 0.69314718055994530942;
+    return max == -INFINITY ? -INFINITY : (max + log2(sum)) * kLn2;
   }
 };
 

@@ -74,7 +74,6 @@ inline std::vector<float> pad_segment_log2_weights(const float* log_w, const std
                                                    std::size_t count,
                                                    const std::vector<std::size_t>& first_row,
                                                    std::size_t total_rows) {
-  constexpr double kLog2e = 1.4426950408889634074;
   std::vector<float> dst(total_rows, -std::numeric_limits<float>::infinity());
   for (std::size_t s = 0; s < count; ++s) {
     for (std::size_t i = offsets[s]; i < offsets[s + 1]; ++i) {

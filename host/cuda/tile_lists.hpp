@@ -63,7 +63,6 @@ INFOFLOW_HD double box_gap2(const float* alo, const float* ahi, const float* blo
 // The cut of a block (log2 units) from the smallest seed sum of its queries, natural log
 // as the kernel writes it, and log2(tol / n).
 INFOFLOW_HD double block_cut2(double min_seed_lse, double log2_tol_per_centre) {
-  constexpr double kLog2e = 1.4426950408889634074;
   return min_seed_lse * kLog2e + log2_tol_per_centre - kCutMargin2;
 }
 
