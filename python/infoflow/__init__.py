@@ -152,16 +152,8 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     backend = _arrays.text("backend", backend)
     spc = _arrays.count("samples_per_center", samples_per_center, 1)
     seed = _arrays.seed_value(seed)
-    if _arrays.is_torch_cuda(centers) and (
-            backend == "cuda" or (backend == "auto" and _infoflow.cuda_available())):
-        _arrays.count("threads", threads, 0)  # checked as on the host path, unused here
-        tolerance = _arrays.real("tolerance", tolerance)
-        if not 0 <= tolerance < 1:
-            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
-        import torch
-        c = _arrays.as_device_matrix("centers", centers)
-        # infoflow works on CUDA's legacy default stream: let the caller's work finish first.
-        torch.cuda.current_stream(c.device).synchronize()
+    if _device_path(backend, threads, tolerance, centers):
+        (c,) = _device_matrices(centers=centers)
         r = _infoflow.mixture_entropy_device(
             c, _arrays.real("sigma", sigma), spc, seed, backend, bool(bounds),
             _arrays.as_vector("weights", weights), bool(control_variate))
@@ -221,14 +213,10 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
         Not a real-valued array, or a non-torch GPU array.
     """
     backend = _arrays.text("backend", backend)
-    if (_arrays.is_torch_cuda(queries) and _arrays.is_torch_cuda(centers)
-            and (backend == "cuda" or (backend == "auto" and _infoflow.cuda_available()))):
-        _arrays.count("threads", threads, 0)  # checked as on the host path, unused here
-        tolerance = _arrays.real("tolerance", tolerance)
-        if not 0 <= tolerance < 1:
-            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
-        return _log_density_on_device(queries, centers, _arrays.real("sigma", sigma),
-                                      _arrays.as_vector("weights", weights))
+    if _device_path(backend, threads, tolerance, queries, centers):
+        q, c = _device_matrices(queries=queries, centers=centers)
+        return _infoflow.log_density_device(q, c, _arrays.real("sigma", sigma),
+                                            _arrays.as_vector("weights", weights))
     q = _arrays.as_matrix("queries", queries)
     c = _arrays.as_matrix("centers", centers)
     if _arrays.columns(q) != _arrays.columns(c):
@@ -242,16 +230,32 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
         _arrays.count("threads", threads, 0), _arrays.real("tolerance", tolerance))
 
 
-def _log_density_on_device(queries, centers, sigma, weights):
-    """log_density of two torch CUDA tensors, read in place on their GPU (DLPack)."""
+def _device_path(backend, threads, tolerance, *arrays):
+    """Whether the arrays, all torch CUDA tensors, are read in place on their GPU: when
+    infoflow has a usable GPU, or backend="cuda" asks for it. ``threads`` and
+    ``tolerance`` are unused there (every pair exact) but checked as on the host path."""
+    if not (all(_arrays.is_torch_cuda(a) for a in arrays)
+            and (backend == "cuda" or (backend == "auto" and _infoflow.cuda_available()))):
+        return False
+    _arrays.count("threads", threads, 0)
+    tolerance = _arrays.real("tolerance", tolerance)
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
+    return True
+
+
+def _device_matrices(**tensors):
+    """Torch CUDA tensors as the device API reads them in place (DLPack), all on one GPU,
+    once the caller's queued work there is done: infoflow works on CUDA's legacy default
+    stream."""
     import torch
-    q = _arrays.as_device_matrix("queries", queries)
-    c = _arrays.as_device_matrix("centers", centers)
-    if q.device != c.device:
-        raise ValueError(f"queries are on {q.device} but centers on {c.device}")
-    # infoflow works on CUDA's legacy default stream: let the caller's work finish first.
-    torch.cuda.current_stream(q.device).synchronize()
-    return _infoflow.log_density_device(q, c, sigma, weights)
+    names = list(tensors)
+    out = [_arrays.as_device_matrix(name, t) for name, t in tensors.items()]
+    for name, x in zip(names[1:], out[1:]):
+        if x.device != out[0].device:
+            raise ValueError(f"{names[0]} are on {out[0].device} but {name} on {x.device}")
+    torch.cuda.current_stream(out[0].device).synchronize()
+    return out
 
 
 def load_network(path, activation=None):
