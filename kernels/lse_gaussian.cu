@@ -703,24 +703,30 @@ struct DeviceRows {
   double* cv = nullptr;
 };
 
+// Calls launch(src) with x's elements as the typed pointer its dtype says (float or
+// double), then checks the launch.
+template <class Launch>
+void launch_typed(const DeviceMatrixView& x, const Launch& launch) {
+  if (x.dtype == DType::Float64) {
+    launch(static_cast<const double*>(x.data));
+  } else {
+    launch(static_cast<const float*>(x.data));
+  }
+  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+}
+
 // Rows [row0, row0 + rows) of a device matrix into padded sigma-unit rows at dst.
 void prepare_rows(const DeviceMatrixView& x, std::size_t row0, std::size_t rows,
                   std::size_t rows_pad, std::size_t dp, const DeviceRows& dev, float* dst) {
   const unsigned blocks = static_cast<unsigned>(
       std::clamp<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 1, 65535));
   const auto stride = static_cast<long long>(x.row_stride);
-  auto run = [&](const auto* src) {
+  launch_typed(x, [&](const auto* src) {
     prepare_rows_kernel<<<blocks, kPadThreads>>>(src + row0 * x.row_stride, static_cast<long long>(rows),
                                                  static_cast<int>(x.cols), stride, dev.mean, dev.inv_scale,
                                                  dst, static_cast<long long>(rows_pad), static_cast<int>(dp),
                                                  dev.bad_row, static_cast<long long>(row0));
-  };
-  if (x.dtype == DType::Float64) {
-    run(static_cast<const double*>(x.data));
-  } else {
-    run(static_cast<const float*>(x.data));
-  }
-  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
 // Draws [row0, row0 + rows) of dev's Monte Carlo queries into padded sigma-unit rows at
@@ -730,19 +736,13 @@ void draw_rows(const DeviceRows& dev, std::size_t row0, std::size_t rows, std::s
   const unsigned blocks = static_cast<unsigned>(
       std::clamp<std::size_t>((rows_pad + kPadThreads - 1) / kPadThreads, 1, 65535));
   const DeviceMatrixView& c = dev.centers;
-  auto run = [&](const auto* src) {
+  launch_typed(c, [&](const auto* src) {
     draw_rows_kernel<<<blocks, kPadThreads>>>(
         src, static_cast<long long>(c.row_stride), static_cast<int>(c.cols),
         static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(dev.row_base + row0),
         static_cast<long long>(rows), static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean,
         dev.inv_scale, static_cast<std::uint32_t>(dev.seed), static_cast<std::uint32_t>(dev.seed >> 32), dst, dcv);
-  };
-  if (c.dtype == DType::Float64) {
-    run(static_cast<const double*>(c.data));
-  } else {
-    run(static_cast<const float*>(c.data));
-  }
-  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
 // Throws InvalidArgument naming the first non-finite row dev.bad_row caught, then resets it.
@@ -1077,17 +1077,11 @@ DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const
   constexpr std::size_t kChunk = 1024;
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   auto stats = device_alloc<double>(chunks * d * 3);
-  auto run = [&](const auto* src) {
+  launch_typed(centers, [&](const auto* src) {
     column_stats_kernel<<<static_cast<unsigned>(chunks), kPadThreads>>>(
         src, static_cast<long long>(n), static_cast<int>(d), static_cast<long long>(centers.row_stride),
         static_cast<long long>(kChunk), stats.get());
-  };
-  if (centers.dtype == DType::Float64) {
-    run(static_cast<const double*>(centers.data));
-  } else {
-    run(static_cast<const float*>(centers.data));
-  }
-  INFOFLOW_CUDA_CHECK(cudaGetLastError());
+  });
   std::vector<double> host(chunks * d * 3), mean(d, 0.0), lo(d, HUGE_VAL), hi(d, -HUGE_VAL);
   INFOFLOW_CUDA_CHECK(cudaMemcpy(host.data(), stats.get(), host.size() * sizeof(double), cudaMemcpyDeviceToHost));
   for (std::size_t c = 0; c < chunks; ++c) {
