@@ -13,7 +13,7 @@ infoflow runs through its CLI (median of --repeats runs each): at the default to
 whose whole mass is provably below it) and exact (--tolerance 0, every pair evaluated);
 the exact runs' pairs/s is set against this machine's roofline (build/bench/roofline,
 bench/ROOFLINE.md), measured in the same run: the best run against that peak (itself a
-best of 7), the median run beside it. Peer ratios use the medians.
+best of 5 trials), the median run beside it. Peer ratios use the medians.
 Run with Debian's python (/usr/bin/python3: numpy, scipy, sklearn from apt). Writes one
 JSON to bench/results/ and prints a table.
 """
@@ -81,7 +81,7 @@ def main():
     ap.add_argument("--sigma", type=float, default=0.1)
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "infoflow"))
     ap.add_argument("--roofline", default=os.path.join(ROOT, "build", "bench", "roofline"))
-    ap.add_argument("--repeats", type=int, default=5, help="infoflow CLI runs per setting (median)")
+    ap.add_argument("--repeats", type=int, default=9, help="infoflow CLI runs per setting (median)")
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     args = ap.parse_args()
@@ -123,7 +123,7 @@ def main():
                                              check=True).stdout)
         limit = roofline["pairs_per_s_limit"].get(str(args.d))
         if limit:
-            # The roofline is a peak (best of 7 trials), so it is set against the best run;
+            # The roofline is a peak (best of 5 trials), so it is set against the best run;
             # the median is recorded beside it.
             rows[2]["percent_of_roofline"] = 100 * pairs / min(exact_runs) / limit
             rows[2]["percent_of_roofline_median_run"] = 100 * pairs / exact_seconds / limit
@@ -157,8 +157,9 @@ def main():
     if "percent_of_roofline" in rows[2]:
         print(f"infoflow exact: {rows[2]['percent_of_roofline']:.0f}% (best of {args.repeats} runs; median run "
               f"{rows[2]['percent_of_roofline_median_run']:.0f}%) of this machine's roofline at d = {args.d} "
-              f"({roofline['target']}, {roofline['fma_lane_ops_per_s'] / 1e9:.1f} G FMA lane-ops/s, "
-              f"{roofline.get('lane_ops_per_pair', '2d+13')} lane-ops per pair)")
+              f"({roofline['target']}: {roofline['fma_lane_ops_per_s'] / 1e9:.1f} G FMA and "
+              f"{roofline['interleaved_lane_ops_per_s'] / 1e9:.1f} G FMA + subtract lane-ops/s; per pair "
+              f"{roofline['fma_class_ops_per_pair']} lane-ops on the FMA pipes, {roofline['other_ops_per_pair']} others)")
     else:
         print(f"no roofline: {args.roofline} not built or no limit at d = {args.d}")
     print(f"entropy estimate: infoflow {entropy['infoflow']:.6f}, numpy {entropy['numpy']:.6f} nats")

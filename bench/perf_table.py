@@ -37,6 +37,17 @@ def lse_rows(bench, roof):
     return rows
 
 
+def roofline_words(rf):
+    """The roofline record in a few words: its rates and its count of lane-ops per pair."""
+    if "interleaved_lane_ops_per_s" in rf:
+        return (f"{rf['fma_lane_ops_per_s'] / 1e9:.1f} G FMA and {rf['interleaved_lane_ops_per_s'] / 1e9:.1f} G "
+                f"FMA + subtract lane-ops/s; per pair {rf['fma_class_ops_per_pair']} lane-ops on the FMA pipes "
+                f"and {rf['other_ops_per_pair']} others")
+    # Records before 2026-12-02's fix charged every op at a misread FMA rate (bench/ROOFLINE.md).
+    return (f"old model: {rf['fma_lane_ops_per_s'] / 1e9:.1f} G lane-ops/s for every op, "
+            f"{rf.get('lane_ops_per_pair', '2d+13')} per pair")
+
+
 def main():
     peer_name, peer = newest("peer_dense_")
     paper_name, paper = newest("paper_workload_")
@@ -71,8 +82,7 @@ def main():
         out.append(f"infoflow's rows are medians of {peer.get('infoflow_repeats', 1)} CLI runs, each a fresh process. "
                    f"The first runs at the default tolerance (pruning may skip tiles whose mass is provably "
                    f"below it); the exact row evaluates every pair, and its % is of the roofline measured in the "
-                   f"same run ({rf['fma_lane_ops_per_s'] / 1e9:.1f} G FMA lane-ops/s, "
-                   f"{rf.get('lane_ops_per_pair', '2d+13')} lane-ops per pair, bench/ROOFLINE.md){median}. "
+                   f"same run ({roofline_words(rf)}, bench/ROOFLINE.md){median}. "
                    "A fresh process of ~0.1 s pays one-time costs (thread start, first touch of its buffers) that "
                    "the repeated in-process runs of the next table do not; see bench/ROOFLINE.md.")
     out.append("")
