@@ -48,6 +48,15 @@ def roofline_words(rf):
             f"{rf.get('lane_ops_per_pair', '2d+13')} per pair")
 
 
+def spread(row):
+    """The range of a row's CLI runs, where the record has them."""
+    runs = (row or {}).get("runs_seconds")
+    if not runs:
+        return ""
+    return (f" Its {len(runs)} runs took {1e3 * min(runs):.0f} to {1e3 * max(runs):.0f} ms: this shared "
+            "2-core machine's speed varies from one ~0.1 s process to the next.")
+
+
 def main():
     peer_name, peer = newest("peer_dense_")
     paper_name, paper = newest("paper_workload_")
@@ -82,9 +91,8 @@ def main():
         out.append(f"infoflow's rows are medians of {peer.get('infoflow_repeats', 1)} CLI runs, each a fresh process. "
                    f"The first runs at the default tolerance (pruning may skip tiles whose mass is provably "
                    f"below it); the exact row evaluates every pair, and its % is of the roofline measured in the "
-                   f"same run ({roofline_words(rf)}, bench/ROOFLINE.md){median}. "
-                   "A fresh process of ~0.1 s pays one-time costs (thread start, first touch of its buffers) that "
-                   "the repeated in-process runs of the next table do not; see bench/ROOFLINE.md.")
+                   f"same run ({roofline_words(rf)}, bench/ROOFLINE.md){median}.{spread(exact)} "
+                   "The repeated in-process runs of the next table are steadier; see bench/ROOFLINE.md.")
     out.append("")
     out.append(f"**cpu backend by dimension** (`build/bench/bench_lse`, {lse_name}; roofline {roof_name}, "
                "see bench/ROOFLINE.md): n = m = 20 000, exact path (every pair evaluated), all cores.")
