@@ -137,7 +137,10 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
     rows = std::clamp<std::size_t>((per + 255) / 256 * 256, 256, rows);
   }
   const double log_norm = 0.5 * d * std::log(2 * M_PI * sigma * sigma);
-  std::vector<double> queries(rows * d), lse(rows), z(d);
+  // The normals of up to kNormalBlock query rows at a time: drawn in one batch
+  // (rng::normal_rows), for rows [z_begin, z_end) of the chunk.
+  constexpr std::size_t kNormalBlock = 256;
+  std::vector<double> queries(rows * d), lse(rows), z(kNormalBlock * d);
   std::vector<double> weight(rows), cv(rows, 0.0);
   std::vector<std::size_t> seg_of(rows), chunk_qo, chunk_co;
   std::vector<MeanAccumulator> acc(count);
@@ -159,16 +162,21 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
     while (qo[s_first + 1] <= g0) ++s_first;
     chunk_qo.assign(1, 0), chunk_co.assign(1, co[s_first]);
     double chunk_pairs = 0;
+    std::size_t z_begin = 0, z_end = 0;
     for (std::size_t s = s_first, r = 0; r < m; ++s) {
       const std::size_t end = std::min(qo[s + 1], g0 + m) - g0;
       for (; r < end; ++r) {
         const QuerySource src = query_source(c, co, plan, cdf, s, g0 + r - qo[s], seed,
                                               row_base + g0 + r);
-        rng::normal_row(seed, rng::Stream::MonteCarloQueries, row_base + g0 + r, z.data(), d);
+        if (r >= z_end) {
+          z_begin = r, z_end = std::min(m, r + kNormalBlock);
+          rng::normal_rows(seed, rng::Stream::MonteCarloQueries, row_base + g0 + r, z_end - z_begin, d, z.data());
+        }
+        const double* zr = z.data() + (r - z_begin) * d;
         double zz = 0;
         for (std::size_t k = 0; k < d; ++k) {
-          queries[r * d + k] = c.raw.data[src.center * d + k] + sigma * z[k];
-          zz += z[k] * z[k];
+          queries[r * d + k] = c.raw.data[src.center * d + k] + sigma * zr[k];
+          zz += zr[k] * zr[k];
         }
         if (plan.control_variate) cv[r] = 0.5 * (zz - static_cast<double>(d));
         weight[r] = src.weight, seg_of[r] = s;

@@ -1,6 +1,6 @@
 // The device side of host/rng/philox_normal.hpp: the same Philox counters, keys and
-// Box-Muller arithmetic, so a kernel draws exactly the normals rng::normal_row gives on
-// the host (up to the last ulp of CUDA's double sin/cos/log against glibc's). Used by
+// Box-Muller arithmetic, so a kernel draws the normals rng::normal_rows gives on the
+// host, up to the last ulps of CUDA's double sin/cos/log against Highway's (within 3). Used by
 // the noisy forward passes (noisy_forward.cu) and the Monte Carlo draws made on the
 // device (lse_gaussian.cu, mixture_entropy_on_device).
 #pragma once
@@ -10,11 +10,9 @@
 
 #include <cstdint>
 
-namespace infoflow::detail {
+#include "rng/philox_normal.hpp"
 
-// The pi of Random123's host-side sincospi fallback (boxmuller.hpp), which is what the
-// CPU path compiles to: sincos(kPhiloxPi * x). CUDA's own sincospi(x) rounds differently.
-constexpr double kPhiloxPi = 3.1415926535897932;
+namespace infoflow::detail {
 
 // Normals (2b, 2b + 1) of `row`: rng::normal_row's Philox call and Box-Muller transform.
 // u01 / uneg11 scale by powers of two, so an FMA there rounds exactly as the host does.
@@ -29,7 +27,7 @@ __device__ __forceinline__ double2 normal_pair(std::uint32_t key_lo, std::uint32
   const std::uint64_t u0 = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
   const std::uint64_t u1 = (static_cast<std::uint64_t>(r[2]) << 32) | r[3];
   double s, c;
-  sincos(__dmul_rn(kPhiloxPi, r123::uneg11<double>(u0)), &s, &c);
+  sincos(__dmul_rn(rng::kPhiloxPi, r123::uneg11<double>(u0)), &s, &c);
   const double rad = sqrt(-2.0 * log(r123::u01<double>(u1)));  // u01 never returns 0
   return make_double2(__dmul_rn(s, rad), __dmul_rn(c, rad));
 }

@@ -2,6 +2,8 @@
 // bias + activation + noise sweep.
 #include "nn/forward.hpp"
 
+#include <algorithm>
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -37,16 +39,19 @@ std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double
                 out.data(), static_cast<int>(layer.out));
     const bool noisy = l + 1 < L || noisy_last;
     std::vector<double> next(noisy ? rows * layer.out : 0);
+    // Row blocks, so that the noise is drawn in batches (rng::normal_rows).
+    constexpr std::size_t kRowBlock = 256;
 #pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
     {
-      std::vector<double> z(layer.out);
+      std::vector<double> z(kRowBlock * layer.out);
 #pragma omp for schedule(static)
-      for (std::size_t r = 0; r < rows; ++r) {
-        double* o = out.data() + r * layer.out;
-        for (std::size_t k = 0; k < layer.out; ++k) o[k] = activate(layer.activation, o[k] + layer.bias[k]);
+      for (std::size_t r0 = 0; r0 < rows; r0 += kRowBlock) {
+        const std::size_t n = std::min(kRowBlock, rows - r0);
+        double* o = out.data() + r0 * layer.out;
+        activate_rows(layer.activation, layer.bias.data(), layer.out, o, n);
         if (!noisy) continue;
-        rng::normal_row(seed, rng::layer_noise(l + 1), r, z.data(), layer.out);
-        for (std::size_t k = 0; k < layer.out; ++k) next[r * layer.out + k] = o[k] + beta * z[k];
+        rng::normal_rows(seed, rng::layer_noise(l + 1), r0, n, layer.out, z.data());
+        for (std::size_t i = 0; i < n * layer.out; ++i) next[r0 * layer.out + i] = o[i] + beta * z[i];
       }
     }
     if (noisy) t.swap(next);

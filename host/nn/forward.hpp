@@ -26,6 +26,10 @@ std::vector<std::vector<double>> propagate_cuda(const Network& net, MatrixView<d
                                                 std::size_t samples_per_input, double beta,
                                                 bool noisy_last, std::uint64_t seed);
 
+// x (rows x width, row-major) = activation(x + bias), each row, in SIMD: Highway's
+// tanh and exp, within a few ulp of glibc's.
+void activate_rows(Activation a, const double* bias, std::size_t width, double* x, std::size_t rows);
+
 // Whether cuBLAS, which propagate_cuda opens at first use (dlopen, not linked), can be
 // loaded with every function it needs; if not, *reason says why. False in CPU-only builds.
 bool cublas_loadable(std::string* reason);

@@ -54,22 +54,18 @@ Activations forward(const Network& net, MatrixView<double> x, double beta, bool 
     if (l + 1 == L) break;
     std::vector<double> t = s;
     if (beta > 0) {
-      noise.resize(layer.out);
-      for (std::size_t i = 0; i < B; ++i) {
-        rng::normal_row(seed, rng::training_noise(l + 1), noise_row + i, noise.data(), layer.out);
-        for (std::size_t k = 0; k < layer.out; ++k) t[i * layer.out + k] += beta * noise[k];
-      }
+      noise.resize(B * layer.out);
+      rng::normal_rows(seed, rng::training_noise(l + 1), noise_row, B, layer.out, noise.data());
+      for (std::size_t k = 0; k < B * layer.out; ++k) t[k] += beta * noise[k];
     }
     act.in[l + 1] = std::move(t);
   }
   if (noisy_last && beta > 0) {
     std::vector<double>& s = act.s[L - 1];
     const std::size_t d = net.layers.back().out;
-    noise.resize(d);
-    for (std::size_t i = 0; i < B; ++i) {
-      rng::normal_row(seed, rng::training_noise(L), noise_row + i, noise.data(), d);
-      for (std::size_t k = 0; k < d; ++k) s[i * d + k] += beta * noise[k];
-    }
+    noise.resize(B * d);
+    rng::normal_rows(seed, rng::training_noise(L), noise_row, B, d, noise.data());
+    for (std::size_t k = 0; k < B * d; ++k) s[k] += beta * noise[k];
   }
   return act;
 }

@@ -4,16 +4,21 @@
 // so every backend, thread count and tiling sees the same noise: the cpu and cuda
 // backends and a run split across processes all estimate from identical queries.
 // One Philox call yields four 32-bit words -> two 64-bit uniforms -> one Box-Muller
-// pair, i.e. two normals for dimensions (2b, 2b+1) of a row.
+// pair, i.e. two normals for dimensions (2b, 2b+1) of a row. kernels/philox_normal.cuh
+// makes the same draws on the device.
 #pragma once
 
-#include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace infoflow::rng {
+
+// The pi of Random123's host-side sincospi fallback (boxmuller.hpp): each normal pair is
+// sin and cos of kPhiloxPi * uneg11(u0), here (normal_rows.cpp) and on the device
+// (kernels/philox_normal.cuh; CUDA's own sincospi(x) would round differently).
+constexpr double kPhiloxPi = 3.1415926535897932;
 
 // Streams keep independent uses of one seed apart (MC queries, network noise, ...).
 enum class Stream : std::uint32_t {
@@ -35,25 +40,18 @@ inline Stream training_noise(std::size_t layer) {
   return static_cast<Stream>(static_cast<std::uint32_t>(Stream::TrainingNoiseBase) + layer);
 }
 
-// Fills out[0..d) with the normals of `row`.
+// Fills out (rows x d, row-major) with the normals of rows row0 .. row0 + rows - 1.
+// Normal (row, k) is the same whichever call, batch or thread makes it: Box-Muller on the
+// Philox words of counter (k / 2, row, stream) under key seed (normal_rows.cpp), the
+// transform in SIMD (Highway's sin, cos and log, within 3 ulp) on the widest target of
+// the running CPU.
+void normal_rows(std::uint64_t seed, Stream stream, std::uint64_t row0, std::size_t rows,
+                 std::size_t d, double* out);
+
+// Fills out[0..d) with the normals of `row`; batch with normal_rows where rows are many.
 inline void normal_row(std::uint64_t seed, Stream stream, std::uint64_t row, double* out,
                        std::size_t d) {
-  using Philox = r123::Philox4x32;
-  Philox gen;
-  const Philox::key_type key = {{static_cast<std::uint32_t>(seed),
-                                 static_cast<std::uint32_t>(seed >> 32)}};
-  for (std::size_t b = 0; 2 * b < d; ++b) {
-    const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(b),
-                                   static_cast<std::uint32_t>(row),
-                                   static_cast<std::uint32_t>(row >> 32),
-                                   static_cast<std::uint32_t>(stream)}};
-    const Philox::ctr_type r = gen(ctr, key);
-    const std::uint64_t u0 = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
-    const std::uint64_t u1 = (static_cast<std::uint64_t>(r[2]) << 32) | r[3];
-    const r123::double2 z = r123::boxmuller(u0, u1);
-    out[2 * b] = z.x;
-    if (2 * b + 1 < d) out[2 * b + 1] = z.y;
-  }
+  normal_rows(seed, stream, row, 1, d, out);
 }
 
 // A uniform integer in [0, bound) for `row` (bound > 0), e.g. which centre a query
