@@ -7,6 +7,7 @@
 
 #include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
+#include <Random123/uniform.hpp>
 #include <hwy/targets.h>
 
 #include <cmath>
@@ -60,6 +61,29 @@ TEST(NormalRows, MatchRandom123ScalarBoxMuller) {
     // ~6 in size; a wrong counter or word order would be off by O(1).
     EXPECT_LT(worst, 1e-14) << target << " d = " << d;
   }
+  });
+}
+
+// The integer part must be exact: any wrong bit of a Philox word moves a draw. The
+// conversion to uniforms too, since u01 and uneg11 only scale by powers of two.
+TEST(NormalRows, PhiloxUniformsEqualRandom123BitForBit) {
+  on_every_simd_target([](const char* target) {
+    using Philox = r123::Philox4x32;
+    const std::uint64_t seed = 0xfedcba9876543210ULL;
+    const std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+    std::mt19937_64 gen(5);
+    const std::size_t n = 4096;
+    std::vector<std::uint64_t> b(n), row(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = gen() % 1000, row[i] = i < 8 ? ~std::uint64_t{0} - i : gen();
+    std::vector<double> x(n), y(n);
+    rng::detail::philox_uniforms(b.data(), row.data(), n, 16 + 3, k0, k1, x.data(), y.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const Philox::ctr_type r = Philox()({{static_cast<std::uint32_t>(b[i]), static_cast<std::uint32_t>(row[i]),
+                                            static_cast<std::uint32_t>(row[i] >> 32), 16 + 3}},
+                                          {{k0, k1}});
+      ASSERT_EQ(x[i], r123::uneg11<double>((static_cast<std::uint64_t>(r[0]) << 32) | r[1])) << target << " " << i;
+      ASSERT_EQ(y[i], r123::u01<double>((static_cast<std::uint64_t>(r[2]) << 32) | r[3])) << target << " " << i;
+    }
   });
 }
 

@@ -48,6 +48,14 @@ inline Stream training_noise(std::size_t layer) {
 void normal_rows(std::uint64_t seed, Stream stream, std::uint64_t row0, std::size_t rows,
                  std::size_t d, double* out);
 
+namespace detail {
+// The uniforms normal_rows transforms: x[i] = uneg11(u0), y[i] = u01(u1) of the Philox
+// words of counter (b[i], row[i], stream) under key (k0, k1), in SIMD; n a multiple of
+// the lane count (8 covers every x86 target). Exposed for the tests.
+void philox_uniforms(const std::uint64_t* b, const std::uint64_t* row, std::size_t n, std::uint32_t stream,
+                     std::uint32_t k0, std::uint32_t k1, double* x, double* y);
+}  // namespace detail
+
 // Fills out[0..d) with the normals of `row`; batch with normal_rows where rows are many.
 inline void normal_row(std::uint64_t seed, Stream stream, std::uint64_t row, double* out,
                        std::size_t d) {
