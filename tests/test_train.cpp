@@ -1,6 +1,7 @@
 // Training of noisy networks (gradients, optimisers, determinism, the SZT data) and the
 // per-checkpoint measures: binning entropy, cluster entropy, class distance ratio.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -343,6 +344,43 @@ TEST(Clustering, ClassDistanceRatioByHand) {
   EXPECT_NEAR(class_distance_ratio({s, 4, 1}, {y, 4}), 1.0 / 3, 1e-15);
   const std::int64_t one[] = {0, 0, 0, 0};
   EXPECT_TRUE(std::isnan(class_distance_ratio({s, 4, 1}, {one, 4})));
+}
+
+// The SIMD path (host/nn/class_distance.cpp: blocks of rows j, the last one partial)
+// against the plain double loop over all pairs, on every SIMD target, with sizes around
+// the lane counts.
+TEST(Clustering, ClassDistanceRatioMatchesPlainLoop) {
+  std::mt19937 gen(9);
+  std::normal_distribution<double> normal;
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const std::size_t m : {2, 3, 7, 8, 9, 17, 33, 100}) {
+      for (const std::size_t d : {1, 3, 12}) {
+        std::vector<double> s(m * d);
+        std::vector<std::int64_t> y(m);
+        for (double& v : s) v = normal(gen);
+        for (std::size_t i = 0; i < m; ++i) y[i] = static_cast<std::int64_t>(i % 3 == 0 ? 7 : gen() % 2);
+        double same = 0, diff = 0;
+        std::size_t n_same = 0, n_diff = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = i + 1; j < m; ++j) {
+            double d2 = 0;
+            for (std::size_t k = 0; k < d; ++k) d2 += (s[i * d + k] - s[j * d + k]) * (s[i * d + k] - s[j * d + k]);
+            (y[i] == y[j] ? same : diff) += std::sqrt(d2);
+            ++(y[i] == y[j] ? n_same : n_diff);
+          }
+        }
+        const double got = class_distance_ratio({s.data(), m, d}, {y.data(), m});
+        if (n_same == 0 || n_diff == 0) {
+          EXPECT_TRUE(std::isnan(got)) << hwy::TargetName(target) << " m " << m << " d " << d;
+        } else {
+          const double want = (same / n_same) / (diff / n_diff);
+          EXPECT_NEAR(got, want, 1e-13 * want) << hwy::TargetName(target) << " m " << m << " d " << d;
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 }  // namespace

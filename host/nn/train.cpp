@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 
+#include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
 
 namespace infoflow {
@@ -39,7 +40,7 @@ Activations forward(const Network& net, MatrixView<double> x, double beta, bool 
   Activations act;
   act.in.resize(L), act.z.resize(L), act.s.resize(L);
   act.in[0].assign(x.data, x.data + B * x.cols);
-  std::vector<double> noise;
+  std::vector<double> noise, zero_bias;
   for (std::size_t l = 0; l < L; ++l) {
     const DenseLayer& layer = net.layers[l];
     std::vector<double>& z = act.z[l];
@@ -49,8 +50,9 @@ Activations forward(const Network& net, MatrixView<double> x, double beta, bool 
                 static_cast<int>(layer.in), 1.0, act.in[l].data(), static_cast<int>(layer.in),
                 layer.weight.data(), static_cast<int>(layer.in), 1.0, z.data(), static_cast<int>(layer.out));
     std::vector<double>& s = act.s[l];
-    s.resize(z.size());
-    for (std::size_t k = 0; k < z.size(); ++k) s[k] = activate(layer.activation, z[k]);
+    s = z;
+    zero_bias.assign(layer.out, 0.0);  // the bias is in z already
+    detail::activate_rows(layer.activation, zero_bias.data(), layer.out, s.data(), B);
     if (l + 1 == L) break;
     std::vector<double> t = s;
     if (beta > 0) {
@@ -425,27 +427,6 @@ Clustering cluster_entropy(MatrixView<double> s, double radius) {
     c.entropy -= p * std::log(p);
   }
   return c;
-}
-
-double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> labels) {
-  if (labels.size != s.rows) {
-    throw InvalidArgument("labels have " + std::to_string(labels.size) + " entries for " + std::to_string(s.rows) +
-                          " representations");
-  }
-  const std::size_t m = s.rows, d = s.cols;
-  double same = 0, diff = 0;
-  std::size_t n_same = 0, n_diff = 0;
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : same, diff, n_same, n_diff)
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t j = i + 1; j < m; ++j) {
-      double d2 = 0;
-      for (std::size_t k = 0; k < d; ++k) d2 += (s.data[i * d + k] - s.data[j * d + k]) * (s.data[i * d + k] - s.data[j * d + k]);
-      if (labels[i] == labels[j]) same += std::sqrt(d2), ++n_same;
-      else diff += std::sqrt(d2), ++n_diff;
-    }
-  }
-  if (n_same == 0 || n_diff == 0 || diff == 0) return std::numeric_limits<double>::quiet_NaN();
-  return (same / n_same) / (diff / n_diff);
 }
 
 std::vector<std::size_t> log_spaced_epochs(std::size_t last, std::size_t points) {
