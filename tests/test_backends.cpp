@@ -2,7 +2,6 @@
 // primes, non-multiples of every tile), d from 1 to 4096, sigma from 1e-4 to 1e3 times the
 // data scale. Tolerances are the accuracy contract of issue 3 and README "Accuracy".
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstdio>
@@ -202,10 +201,9 @@ TEST(CpuBackend, OnePassFoldKeepsTheTwoPassAccuracy) {
 TEST(CpuBackend, EverySimdTargetMatchesReference) {
   const Shape shapes[] = {{37, 1031, 1}, {61, 700, 2}, {50, 333, 4}, {45, 1100, 10}, {30, 400, 32}, {21, 129, 33}};
   std::vector<std::string> seen;
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
+  testing::on_every_simd_target([&](const char* target) {
     seen.push_back(detail::cpu_simd_target());
-    EXPECT_EQ(seen.back(), hwy::TargetName(target));
+    EXPECT_EQ(seen.back(), target);
     unsigned seed = 500;
     for (const Shape& s : shapes) {
       const auto q = testing::random_matrix(s.m, s.d, ++seed);
@@ -230,8 +228,7 @@ TEST(CpuBackend, EverySimdTargetMatchesReference) {
         }
       }
     }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
   ASSERT_FALSE(seen.empty());
   std::string names;
   for (const auto& n : seen) names += n + " ";

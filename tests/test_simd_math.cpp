@@ -8,7 +8,6 @@
 #include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +16,7 @@
 
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
+#include "test_util.hpp"
 
 namespace infoflow {
 namespace {
@@ -33,18 +33,8 @@ double scalar_normal(std::uint64_t seed, rng::Stream stream, std::uint64_t row, 
   return k % 2 == 0 ? z.x : z.y;
 }
 
-// Runs body once on every SIMD target this CPU supports (the code differs by target).
-template <class Body>
-void on_every_simd_target(const Body& body) {
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
 TEST(NormalRows, MatchRandom123ScalarBoxMuller) {
-  on_every_simd_target([](const char* target) {
+  testing::on_every_simd_target([](const char* target) {
   const std::uint64_t seed = 0x123456789abcdefULL, row0 = (1ULL << 32) - 100;  // rows cross 2^32
   for (const std::size_t d : {1, 2, 7, 12}) {
     const std::size_t rows = 3000;
@@ -67,7 +57,7 @@ TEST(NormalRows, MatchRandom123ScalarBoxMuller) {
 // The integer part must be exact: any wrong bit of a Philox word moves a draw. The
 // conversion to uniforms too, since u01 and uneg11 only scale by powers of two.
 TEST(NormalRows, PhiloxUniformsEqualRandom123BitForBit) {
-  on_every_simd_target([](const char* target) {
+  testing::on_every_simd_target([](const char* target) {
     using Philox = r123::Philox4x32;
     const std::uint64_t seed = 0xfedcba9876543210ULL;
     const std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
@@ -123,7 +113,7 @@ TEST(NormalRows, AreStandardNormal) {
 }
 
 TEST(ActivateRows, MatchesScalarActivationForEveryWidth) {
-  on_every_simd_target([](const char* target) {
+  testing::on_every_simd_target([](const char* target) {
   std::mt19937 gen(3);
   std::uniform_real_distribution<double> u(-25, 25);  // tanh and sigmoid saturate out there
   for (const Activation a : {Activation::Tanh, Activation::Relu, Activation::LeakyRelu,

@@ -1,7 +1,6 @@
 // Training of noisy networks (gradients, optimisers, determinism, the SZT data) and the
 // per-checkpoint measures: binning entropy, cluster entropy, class distance ratio.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include "io/matrix_file.hpp"
 #include "nn/blas_threads.hpp"
 #include "nn/forward.hpp"
+#include "test_util.hpp"
 
 extern "C" int openblas_get_num_threads(void) __attribute__((weak));
 
@@ -352,8 +352,7 @@ TEST(Clustering, ClassDistanceRatioByHand) {
 TEST(Clustering, ClassDistanceRatioMatchesPlainLoop) {
   std::mt19937 gen(9);
   std::normal_distribution<double> normal;
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
+  testing::on_every_simd_target([&](const char* target) {
     for (const std::size_t m : {2, 3, 7, 8, 9, 17, 33, 100}) {
       for (const std::size_t d : {1, 3, 12}) {
         std::vector<double> s(m * d);
@@ -372,15 +371,14 @@ TEST(Clustering, ClassDistanceRatioMatchesPlainLoop) {
         }
         const double got = class_distance_ratio({s.data(), m, d}, {y.data(), m});
         if (n_same == 0 || n_diff == 0) {
-          EXPECT_TRUE(std::isnan(got)) << hwy::TargetName(target) << " m " << m << " d " << d;
+          EXPECT_TRUE(std::isnan(got)) << target << " m " << m << " d " << d;
         } else {
           const double want = (same / n_same) / (diff / n_diff);
-          EXPECT_NEAR(got, want, 1e-13 * want) << hwy::TargetName(target) << " m " << m << " d " << d;
+          EXPECT_NEAR(got, want, 1e-13 * want) << target << " m " << m << " d " << d;
         }
       }
     }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 }  // namespace

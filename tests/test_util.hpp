@@ -2,8 +2,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
+#include <cstdint>
 #include <ostream>
 #include <random>
 #include <string>
@@ -13,6 +15,17 @@
 #include "infoflow/network.hpp"
 
 namespace infoflow::testing {
+
+// Runs body(target name) once on every SIMD target this CPU supports and Highway
+// compiled: the cpu code differs by target, and the widest alone is what other tests see.
+template <class Body>
+void on_every_simd_target(const Body& body) {
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    body(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
 
 // Every backend a test sweeps; cuda ones skip at run time without a device.
 inline std::vector<Backend> all_backends() {
