@@ -13,9 +13,10 @@
 // Box-Muller arithmetic are the host's exactly (see normal_pair), and the additions and
 // products that the CPU rounds separately are rounded separately here too (__dadd_rn /
 // __dmul_rn: nvcc would otherwise contract them into FMAs). What may differ is the last
-// ulp of the double sin/cos/log/tanh/exp calls (CUDA's libdevice vs glibc, both within
-// 1-2 ulp) and the GEMM's summation order (cuBLAS vs OpenBLAS): ~1e-16 relative per
-// value, growing with a layer's fan-in like any float64 dot product.
+// ulps of the double sin/cos/log/tanh/exp calls (CUDA's libdevice, within 1-2 ulp, vs
+// the host's Highway SIMD versions, within 3-4: rng/normal_rows.cpp, nn/activate_rows.cpp)
+// and the GEMM's summation order (cuBLAS vs OpenBLAS): ~1e-15 relative per value,
+// growing with a layer's fan-in like any float64 dot product.
 // The target's --use_fast_math changes only single-precision code: double division,
 // sqrt and the double math functions keep their IEEE / documented accuracy.
 #include <cuda_runtime.h>
