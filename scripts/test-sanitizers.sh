@@ -34,6 +34,6 @@ cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
 # SztReaches... as InterruptLeavesOnlyPartialFiles does (--no-estimate). What they check
 # (the metrics' columns, same seed same files, the stated accuracy) is about results,
 # which the plain suite asserts.
-long_training='TrainCli\\.(SameSeedSameFilesOtherSeedOtherResults|MetricsHaveTheDocumentedColumnsAndSaneValues|SztReachesTheStatedAccuracy)$'
+long_training='TrainCli\.(SameSeedSameFilesOtherSeedOtherResults|MetricsHaveTheDocumentedColumnsAndSaneValues|SztReachesTheStatedAccuracy)$'
 echo "test-sanitizers: $san: running the suite (all but the long training runs: $long_training)"
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900 -E "$long_training"

@@ -51,7 +51,7 @@ void RowDistanceSums(const double* HWY_RESTRICT cols, const double* HWY_RESTRICT
   *n_same = count;
 }
 
-std::size_t Lanes() { return hn::Lanes(hn::ScalableTag<double>()); }
+std::size_t DistanceLanes() { return hn::Lanes(hn::ScalableTag<double>()); }
 
 }  // namespace infoflow::detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -60,7 +60,7 @@ HWY_AFTER_NAMESPACE();
 namespace infoflow {
 namespace detail {
 HWY_EXPORT(RowDistanceSums);
-HWY_EXPORT(Lanes);
+HWY_EXPORT(DistanceLanes);
 }  // namespace detail
 
 double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> labels) {
@@ -68,7 +68,7 @@ double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> label
     throw InvalidArgument("labels have " + std::to_string(labels.size) + " entries for " + std::to_string(s.rows) +
                           " representations");
   }
-  const std::size_t m = s.rows, d = s.cols, lanes = HWY_DYNAMIC_DISPATCH(detail::Lanes)();
+  const std::size_t m = s.rows, d = s.cols, lanes = HWY_DYNAMIC_DISPATCH(detail::DistanceLanes)();
   const std::size_t stride = (m + lanes - 1) / lanes * lanes + lanes;  // a whole vector past any j < m
   std::vector<double> cols(d * stride, 0.0), label(stride, 0.0);
   for (std::size_t i = 0; i < m; ++i) {
