@@ -112,6 +112,15 @@ TEST(NormalRows, AreStandardNormal) {
   EXPECT_NEAR(tail, 0.05, 5 * std::sqrt(0.05 * 0.95 / n));
 }
 
+TEST(ActivateRows, EmptyBlocksAreLeftAlone) {
+  double x[2] = {0.5, -0.5};
+  const double bias[1] = {1.0};
+  detail::activate_rows(Activation::Tanh, bias, 0, x, 2);  // no columns
+  detail::activate_rows(Activation::Tanh, bias, 1, x, 0);  // no rows
+  EXPECT_EQ(x[0], 0.5);
+  EXPECT_EQ(x[1], -0.5);
+}
+
 TEST(ActivateRows, MatchesScalarActivationForEveryWidth) {
   testing::on_every_simd_target([](const char* target) {
   std::mt19937 gen(3);

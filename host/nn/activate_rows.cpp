@@ -37,6 +37,7 @@ HWY_INLINE V Activate(D d, Activation a, V x) {
 // width, so rep (the bias over and over, width + N long) gives each vector its bias
 // from an offset: whole vectors whatever the width (the SZT layers are 2 to 12 wide).
 void ActivateRows(Activation a, const double* bias, std::size_t width, double* x, std::size_t rows) {
+  if (width == 0 || rows == 0) return;  // nothing to do, and rep's period would be 0
   const hn::ScalableTag<double> d;
   const std::size_t N = hn::Lanes(d), n = rows * width;
   std::vector<double> rep(width + N);
