@@ -28,7 +28,7 @@ case "$san" in
 esac
 cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
 # Three end-to-end training tests are left to the plain suite. Instrumented, each trains
-# the SZT network for 20-90 s (together ~2.5 of the CI's ~14 minutes on 2 cores), and
+# the SZT network for 20-90 s (~2.5 minutes of CPU, ~50 s of the stages' wall time), and
 # they run no code the sanitizers would not see anyway: Metrics... and SameSeed... train
 # as CheckpointThroughMi... and PlotWritesTheFigures do (30 epochs with tracking), and
 # SztReaches... as InterruptLeavesOnlyPartialFiles does (--no-estimate). What they check
