@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "nn/forward.hpp"
@@ -21,15 +22,21 @@
 namespace infoflow {
 namespace {
 
-// Random123's scalar Box-Muller (glibc sincos and log) of the same Philox words.
-double scalar_normal(std::uint64_t seed, rng::Stream stream, std::uint64_t row, std::size_t k) {
+// Random123's Philox-4x32-10 of counter (b, row, stream) under `seed`, as its two 64-bit
+// words (u0, u1), the reference for everything below.
+std::pair<std::uint64_t, std::uint64_t> random123_words(std::uint64_t seed, std::uint32_t stream,
+                                                        std::uint64_t row, std::uint32_t b) {
   using Philox = r123::Philox4x32;
   const Philox::key_type key = {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
-  const Philox::ctr_type ctr = {{static_cast<std::uint32_t>(k / 2), static_cast<std::uint32_t>(row),
-                                 static_cast<std::uint32_t>(row >> 32), static_cast<std::uint32_t>(stream)}};
+  const Philox::ctr_type ctr = {{b, static_cast<std::uint32_t>(row), static_cast<std::uint32_t>(row >> 32), stream}};
   const Philox::ctr_type r = Philox()(ctr, key);
-  const r123::double2 z = r123::boxmuller((static_cast<std::uint64_t>(r[0]) << 32) | r[1],
-                                          (static_cast<std::uint64_t>(r[2]) << 32) | r[3]);
+  return {(static_cast<std::uint64_t>(r[0]) << 32) | r[1], (static_cast<std::uint64_t>(r[2]) << 32) | r[3]};
+}
+
+// Random123's scalar Box-Muller (glibc sincos and log) of the same Philox words.
+double scalar_normal(std::uint64_t seed, rng::Stream stream, std::uint64_t row, std::size_t k) {
+  const auto [u0, u1] = random123_words(seed, static_cast<std::uint32_t>(stream), row, static_cast<std::uint32_t>(k / 2));
+  const r123::double2 z = r123::boxmuller(u0, u1);
   return k % 2 == 0 ? z.x : z.y;
 }
 
@@ -58,7 +65,6 @@ TEST(NormalRows, MatchRandom123ScalarBoxMuller) {
 // conversion to uniforms too, since u01 and uneg11 only scale by powers of two.
 TEST(NormalRows, PhiloxUniformsEqualRandom123BitForBit) {
   testing::on_every_simd_target([](const char* target) {
-    using Philox = r123::Philox4x32;
     const std::uint64_t seed = 0xfedcba9876543210ULL;
     const std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
     std::mt19937_64 gen(5);
@@ -68,11 +74,9 @@ TEST(NormalRows, PhiloxUniformsEqualRandom123BitForBit) {
     std::vector<double> x(n), y(n);
     rng::detail::philox_uniforms(b.data(), row.data(), n, 16 + 3, k0, k1, x.data(), y.data());
     for (std::size_t i = 0; i < n; ++i) {
-      const Philox::ctr_type r = Philox()({{static_cast<std::uint32_t>(b[i]), static_cast<std::uint32_t>(row[i]),
-                                            static_cast<std::uint32_t>(row[i] >> 32), 16 + 3}},
-                                          {{k0, k1}});
-      ASSERT_EQ(x[i], r123::uneg11<double>((static_cast<std::uint64_t>(r[0]) << 32) | r[1])) << target << " " << i;
-      ASSERT_EQ(y[i], r123::u01<double>((static_cast<std::uint64_t>(r[2]) << 32) | r[3])) << target << " " << i;
+      const auto [u0, u1] = random123_words(seed, 16 + 3, row[i], static_cast<std::uint32_t>(b[i]));
+      ASSERT_EQ(x[i], r123::uneg11<double>(u0)) << target << " " << i;
+      ASSERT_EQ(y[i], r123::u01<double>(u1)) << target << " " << i;
     }
   });
 }

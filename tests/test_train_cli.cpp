@@ -124,7 +124,7 @@ TEST_F(TrainCli, SameSeedSameFilesOtherSeedOtherResults) {
   EXPECT_EQ(slurp(a / "history.csv"), slurp(b / "history.csv"));
   EXPECT_EQ(slurp(a / "checkpoints/epoch_00030.safetensors"), slurp(b / "checkpoints/epoch_00030.safetensors"));
   // Another seed trains another network: its per-epoch losses and its last checkpoint
-  // differ. Measured at the last epoch only (the sanitizer stages feel each measurement).
+  // differ. Measured at the last epoch only: each measurement costs seconds.
   const fs::path c = short_run("c", "--seed 1", 1);
   EXPECT_NE(slurp(a / "history.csv"), slurp(c / "history.csv"));
   EXPECT_NE(slurp(a / "checkpoints/epoch_00030.safetensors"), slurp(c / "checkpoints/epoch_00030.safetensors"));

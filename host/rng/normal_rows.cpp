@@ -12,8 +12,8 @@
 #include <Random123/philox.h>
 #include <Random123/uniform.hpp>
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "rng/philox_normal.hpp"
@@ -21,7 +21,7 @@
 #ifndef INFOFLOW_NORMAL_ROWS_ONCE
 #define INFOFLOW_NORMAL_ROWS_ONCE
 namespace infoflow::rng::detail {
-// Box-Muller pairs per batch: small enough for the stack (4 x 2 KiB).
+// Box-Muller pairs per batch: small enough for the stack (six arrays of 2 KiB).
 constexpr std::size_t kPairBatch = 256;
 }  // namespace infoflow::rng::detail
 #endif
@@ -126,9 +126,9 @@ void normal_rows(std::uint64_t seed, Stream stream, std::uint64_t row0, std::siz
   HWY_ALIGN_MAX double x[kPairBatch], y[kPairBatch], s[kPairBatch], c[kPairBatch];
   const std::size_t lanes = HWY_DYNAMIC_DISPATCH(detail::LanesF64)();
   // The batch holds pairs (row, b) in row-major order; (fill_row, fill_b) is the next
-  // pair to draw, (out_row, out_b) the next to write (no division per pair).
-  std::uint64_t fill_row = 0, out_row = 0;
-  std::uint32_t fill_b = 0, out_b = 0;
+  // pair to draw (a cursor, not a division per pair).
+  std::uint64_t fill_row = 0;
+  std::uint32_t fill_b = 0;
   const std::size_t total = rows * pairs_per_row;
   for (std::size_t p0 = 0; p0 < total; p0 += kPairBatch) {
     const std::size_t n = std::min(kPairBatch, total - p0);
@@ -142,10 +142,9 @@ void normal_rows(std::uint64_t seed, Stream stream, std::uint64_t row0, std::siz
     HWY_DYNAMIC_DISPATCH(detail::PhiloxUniforms)(b, row, padded, static_cast<std::uint32_t>(stream), k0, k1, x, y);
     HWY_DYNAMIC_DISPATCH(detail::BoxMuller)(x, y, padded, s, c);
     for (std::size_t i = 0; i < n; ++i) {
-      double* o = out + out_row * d + 2 * out_b;
+      double* o = out + (row[i] - row0) * d + 2 * b[i];
       o[0] = s[i];
-      if (2 * out_b + 1 < d) o[1] = c[i];
-      if (++out_b == pairs_per_row) out_b = 0, ++out_row;
+      if (2 * b[i] + 1 < d) o[1] = c[i];
     }
   }
 }
