@@ -36,6 +36,7 @@
 #include "entropy_mc.hpp"
 #include "kernels/cublas_api.cuh"
 #include "kernels/cuda_check.cuh"
+#include "kernels/launch.cuh"
 #include "kernels/philox_normal.cuh"
 #include "lse_backends.hpp"
 #include "lse_dispatch.hpp"
@@ -89,9 +90,13 @@ constexpr std::size_t padded_dim(std::size_t d) {
 // 2^x by the SFU. -inf -> +0, so zero weights and padded centres vanish; results below
 // 2^-126 flush to 0, which is < 2^-126 relative to the tile's largest term (1).
 __device__ __forceinline__ float fast_exp2(float x) {
+#ifdef INFOFLOW_CUDA_EMULATION
+  return infoflow_emu_exp2_ftz(x);  // the CPU's exp2f, flushed to zero as .ftz does
+#else
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
+#endif
 }
 
 // Copies ROWS padded rows (pitch dp4) x float4 columns [c0, c0 + DC4) of src into dst
@@ -543,7 +548,7 @@ void upload_padded(const float* host, std::size_t rows, std::size_t rows_pad, st
   INFOFLOW_CUDA_CHECK(cudaMemcpy(flat, host, rows * d * sizeof(float), cudaMemcpyHostToDevice));
   const std::size_t blocks =
       std::min<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 65535);
-  prepare_rows_kernel<float><<<static_cast<unsigned>(blocks), kPadThreads>>>(
+  INFOFLOW_LAUNCH(prepare_rows_kernel<float>, static_cast<unsigned>(blocks), kPadThreads, 0, nullptr, 
       flat, static_cast<long long>(rows), static_cast<int>(d), static_cast<long long>(d), nullptr, 1.0,
       padded, static_cast<long long>(rows_pad), static_cast<int>(dp), nullptr, 0);
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
@@ -561,7 +566,7 @@ void launch(const float* dq, int rows, const float* dc, std::size_t n_pad, const
   const auto n_tiles = static_cast<int>(n_pad / kTileC);
   const int dp4 = static_cast<int>(padded_dim(d) / 4);
   auto run = [&](auto kernel) {
-    kernel<<<blocks, kThreads>>>(q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout, tasks, list,
+    INFOFLOW_LAUNCH(kernel, blocks, kThreads, 0, nullptr, q4, rows, c4, n_tiles, dlw, dp4, alpha2, dout, tasks, list,
                                  list_offsets);
   };
   if (d <= kDcSmall)
@@ -607,14 +612,14 @@ class TileLists {
     const std::size_t blocks = round_up(rows, kThreads) / kThreads;
     const int d = static_cast<int>(d_), dp = static_cast<int>(dp_), n_tiles = static_cast<int>(n_tiles_);
     const unsigned box_grid = static_cast<unsigned>(std::min<std::size_t>((blocks * d_ + kPadThreads - 1) / kPadThreads, 65535));
-    block_boxes_kernel<<<box_grid, kPadThreads>>>(dq, static_cast<long long>(rows), dp, d,
+    INFOFLOW_LAUNCH(block_boxes_kernel, box_grid, kPadThreads, 0, nullptr, dq, static_cast<long long>(rows), dp, d,
                                                   static_cast<long long>(blocks), blo_.get(), bhi_.get());
-    seed_lse_kernel<<<static_cast<unsigned>((rows + kPadThreads - 1) / kPadThreads), kPadThreads>>>(
+    INFOFLOW_LAUNCH(seed_lse_kernel, static_cast<unsigned>((rows + kPadThreads - 1) / kPadThreads), kPadThreads, 0, nullptr, 
         dq, static_cast<long long>(rows), dp, d, node_lo_.get(), node_hi_.get(), left_.get(),
         right_.get(), leaf_tile_.get(), root_, dc_, dlw_, alpha2_, seed_out);
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
     INFOFLOW_CUDA_CHECK(cudaMemset(counts_.get(), 0, (blocks + 1) * sizeof(std::uint64_t)));
-    list_tiles_kernel<false><<<static_cast<unsigned>(blocks), kListThreads>>>(
+    INFOFLOW_LAUNCH(list_tiles_kernel<false>, static_cast<unsigned>(blocks), kListThreads, 0, nullptr, 
         blo_.get(), bhi_.get(), tlo_.get(), thi_.get(), tlw_.get(), n_tiles, d, alpha2_, log2_tol_,
         seed_out, static_cast<long long>(rows), counts_.get(), nullptr, nullptr);
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
@@ -639,7 +644,7 @@ class TileLists {
       }
       list_.reset(static_cast<std::uint32_t*>(l)), list_cap_ = total;
     }
-    list_tiles_kernel<true><<<static_cast<unsigned>(blocks), kListThreads>>>(
+    INFOFLOW_LAUNCH(list_tiles_kernel<true>, static_cast<unsigned>(blocks), kListThreads, 0, nullptr, 
         blo_.get(), bhi_.get(), tlo_.get(), thi_.get(), tlw_.get(), n_tiles, d, alpha2_, log2_tol_,
         seed_out, static_cast<long long>(rows), nullptr, offsets_.get(), list_.get());
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
@@ -722,7 +727,7 @@ void prepare_rows(const DeviceMatrixView& x, std::size_t row0, std::size_t rows,
       std::clamp<std::size_t>((rows_pad * dp + kPadThreads - 1) / kPadThreads, 1, 65535));
   const auto stride = static_cast<long long>(x.row_stride);
   launch_typed(x, [&](const auto* src) {
-    prepare_rows_kernel<<<blocks, kPadThreads>>>(src + row0 * x.row_stride, static_cast<long long>(rows),
+    INFOFLOW_LAUNCH(prepare_rows_kernel, blocks, kPadThreads, 0, nullptr, src + row0 * x.row_stride, static_cast<long long>(rows),
                                                  static_cast<int>(x.cols), stride, dev.mean, dev.inv_scale,
                                                  dst, static_cast<long long>(rows_pad), static_cast<int>(dp),
                                                  dev.bad_row, static_cast<long long>(row0));
@@ -737,7 +742,7 @@ void draw_rows(const DeviceRows& dev, std::size_t row0, std::size_t rows, std::s
       std::clamp<std::size_t>((rows_pad + kPadThreads - 1) / kPadThreads, 1, 65535));
   const DeviceMatrixView& c = dev.centers;
   launch_typed(c, [&](const auto* src) {
-    draw_rows_kernel<<<blocks, kPadThreads>>>(
+    INFOFLOW_LAUNCH(draw_rows_kernel, blocks, kPadThreads, 0, nullptr, 
         src, static_cast<long long>(c.row_stride), static_cast<int>(c.cols),
         static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(dev.row_base + row0),
         static_cast<long long>(rows), static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean,
@@ -957,7 +962,7 @@ bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progre
     auto c32 = device_alloc<float>(n * d);
     INFOFLOW_CUDA_CHECK(cudaMemcpy(c32.get(), p.centers, n * d * sizeof(float), cudaMemcpyHostToDevice));
     const auto blocks = static_cast<unsigned>(std::clamp<std::size_t>((n + 255) / 256, 1, 65535));
-    rows_to_double_kernel<<<blocks, 256>>>(c32.get(), static_cast<long long>(n), static_cast<int>(d), c64.get(),
+    INFOFLOW_LAUNCH(rows_to_double_kernel, blocks, 256, 0, nullptr, c32.get(), static_cast<long long>(n), static_cast<int>(d), c64.get(),
                                            c_norm2.get());
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
     INFOFLOW_CUDA_CHECK(cudaDeviceSynchronize());
@@ -981,7 +986,7 @@ bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progre
     const int mq = static_cast<int>(std::min<std::size_t>(kGemmRows, p.m - q0));
     INFOFLOW_CUDA_CHECK(cudaMemcpy(q32.get(), p.queries + q0 * d, std::size_t(mq) * d * sizeof(float),
                                    cudaMemcpyHostToDevice));
-    rows_to_double_kernel<<<(mq + 255) / 256, 256>>>(q32.get(), mq, static_cast<int>(d), q64.get(), q_norm2.get());
+    INFOFLOW_LAUNCH(rows_to_double_kernel, (mq + 255) / 256, 256, 0, nullptr, q32.get(), mq, static_cast<int>(d), q64.get(), q_norm2.get());
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
     for (std::size_t c0 = 0; c0 < n; c0 += kGemmCols) {
       const int nc = static_cast<int>(std::min<std::size_t>(kGemmCols, n - c0));
@@ -991,11 +996,11 @@ bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progre
                                            c64.get() + c0 * d, static_cast<int>(d), q64.get(), static_cast<int>(d),
                                            &zero, dot.get(), nc));
       const int threads = 256, blocks = (mq * kGemmLanes + threads - 1) / threads;
-      gemm_lse_kernel<<<blocks, threads>>>(dot.get(), mq, nc, q_norm2.get(), c_norm2.get() + c0, dlw2.get() + c0,
+      INFOFLOW_LAUNCH(gemm_lse_kernel, blocks, threads, 0, nullptr, dot.get(), mq, nc, q_norm2.get(), c_norm2.get() + c0, dlw2.get() + c0,
                                            alpha2, c0 == 0, run_max.get(), run_sum.get());
       INFOFLOW_CUDA_CHECK(cudaGetLastError());
     }
-    gemm_lse_finish_kernel<<<(mq + 255) / 256, 256>>>(run_max.get(), run_sum.get(), mq, dout.get());
+    INFOFLOW_LAUNCH(gemm_lse_finish_kernel, (mq + 255) / 256, 256, 0, nullptr, run_max.get(), run_sum.get(), mq, dout.get());
     INFOFLOW_CUDA_CHECK(cudaGetLastError());
     INFOFLOW_CUDA_CHECK(cudaMemcpy(out + q0, dout.get(), std::size_t(mq) * sizeof(double), cudaMemcpyDeviceToHost));
     if (progress) progress(static_cast<double>(q0 + mq) / static_cast<double>(p.m));
@@ -1078,7 +1083,7 @@ DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   auto stats = device_alloc<double>(chunks * d * 3);
   launch_typed(centers, [&](const auto* src) {
-    column_stats_kernel<<<static_cast<unsigned>(chunks), kPadThreads>>>(
+    INFOFLOW_LAUNCH(column_stats_kernel, static_cast<unsigned>(chunks), kPadThreads, 0, nullptr, 
         src, static_cast<long long>(n), static_cast<int>(d), static_cast<long long>(centers.row_stride),
         static_cast<long long>(kChunk), stats.get());
   });

@@ -33,6 +33,7 @@
 
 #include "kernels/cublas_api.cuh"
 #include "kernels/cuda_check.cuh"
+#include "kernels/launch.cuh"
 #include "kernels/philox_normal.cuh"
 #include "lse_backends.hpp"
 #include "nn/forward.hpp"
@@ -196,7 +197,7 @@ void launch_layer(const LayerArgs& a, cudaStream_t stream) {
   const auto blocks =
       static_cast<unsigned>(std::min<unsigned long long>((total + kThreads - 1) / kThreads,
                                                          kMaxBlocks));
-  bias_act_noise_kernel<<<blocks, kThreads, 0, stream>>>(a);
+  INFOFLOW_LAUNCH(bias_act_noise_kernel, blocks, kThreads, 0, stream, a);
   INFOFLOW_CUDA_CHECK(cudaGetLastError());
 }
 
