@@ -1012,8 +1012,23 @@ bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progre
 
 void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
   if (seg.count <= 1) {
-    if (gemm_path_wanted(p) && lse_cuda_gemm(p, out, progress)) return;
-    if (!lse_cuda_pruned(p, out, progress)) lse_cuda_whole(p, out, progress);
+    // One mixture: everything (count 0), or one segment's own queries and centres, which
+    // entropy_mc_segmented passes with offsets into the whole arrays.
+    LseProblemF32 one = p;
+    double* one_out = out;
+    if (seg.count == 1) {
+      const std::size_t q0 = seg.query_offsets[0], c0 = seg.center_offsets[0];
+      one.queries = p.queries + q0 * p.d, one.m = seg.query_offsets[1] - q0;
+      one.centers = p.centers + c0 * p.d, one.n = seg.center_offsets[1] - c0;
+      one.log_weights = p.log_weights + c0;
+      one_out = out + q0;
+      if (one.n == 0) {  // an empty mixture: every query's sum is 0, as on the cpu backend
+        std::fill(one_out, one_out + one.m, -HUGE_VAL);
+        return;
+      }
+    }
+    if (gemm_path_wanted(one) && lse_cuda_gemm(one, one_out, progress)) return;
+    if (!lse_cuda_pruned(one, one_out, progress)) lse_cuda_whole(one, one_out, progress);
     return;
   }
   require_usable_device();

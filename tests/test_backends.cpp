@@ -431,6 +431,41 @@ TEST(CudaSegments, OneLaunchLayoutMatchesReference) {
   }
 }
 
+// A single segment is a mixture of its own centres only: entropy_mc_segmented passes one
+// whenever a chunk of queries falls inside one mixture (h(T|X) with many draws per centre,
+// a rank's share under MPI), with centre offsets into the whole array. The cuda backend
+// once scored such a segment's queries against every centre.
+TEST(CudaSegments, OneSegmentUsesOnlyItsCentres) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  const std::size_t d = 3, n = 300, m = 200;
+  const auto q = testing::random_matrix(m, d, 5), c = testing::random_matrix(n, d, 6);
+  std::vector<float> qf(q.begin(), q.end()), cf(c.begin(), c.end()), lw(n);
+  for (std::size_t j = 0; j < n; ++j) lw[j] = static_cast<float>(-std::log(100.0) + 0.001 * j);
+  std::vector<double> lw64(lw.begin(), lw.end());
+  const double alpha = 0.5;
+  detail::LseProblemF32 p;
+  p.queries = qf.data(), p.m = m, p.centers = cf.data(), p.n = n, p.log_weights = lw.data(), p.d = d;
+  p.alpha = static_cast<float>(alpha);
+  // Queries [50, 170) against centres [120, 220); the other outputs are not touched.
+  const std::size_t q_off[] = {50, 170}, c_off[] = {120, 220};
+  for (const double tol : {0.0, 1e-3}) {  // the exact and the pruned single-mixture paths
+    p.tolerance = tol;
+    std::vector<double> out(m, 7.0), ref(q_off[1] - q_off[0]);
+    detail::lse_cuda(p, {q_off, c_off, 1}, out.data(), {});
+    std::vector<double> qs(q.begin() + q_off[0] * d, q.begin() + q_off[1] * d);
+    std::vector<double> cs(c.begin() + c_off[0] * d, c.begin() + c_off[1] * d);
+    std::vector<double> ls(lw64.begin() + c_off[0], lw64.begin() + c_off[1]);
+    detail::lse_reference(qs.data(), ref.size(), cs.data(), cs.size() / d, ls.data(), d, alpha, ref.data());
+    for (std::size_t i = 0; i < m; ++i) {
+      if (i < q_off[0] || i >= q_off[1]) {
+        EXPECT_EQ(out[i], 7.0) << "query " << i << " is outside the segment";
+      } else {
+        EXPECT_NEAR(out[i], ref[i - q_off[0]], 1e-5 * (1 + std::abs(ref[i - q_off[0]])) + tol) << "query " << i;
+      }
+    }
+  }
+}
+
 TEST(InputChecks, RejectBadArguments) {
   const double c[] = {0.0, 1.0, std::nan("")};
   EntropyOptions o;
