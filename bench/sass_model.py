@@ -9,13 +9,15 @@ The chunked instantiation (kStageQueries: d > 16) runs its chunk loop (a loop ne
 the tile loop) once per 16 padded dims, so a pass there is the tile part plus
 (padded d / 16) chunk passes.
 
-Not counted per pass: the running-sum rescale (a float64 exp2, ~60 instructions) that
-runs only on the tiles where a query's running maximum rises; it is reported per
-occurrence. Everything else in the loop body is counted once per pass, including code
+Not counted per pass: the running-sum rescale (a float64 exp2, 67 instructions at
+d3605ef) that runs only on the tiles where a query's running maximum rises; it is reported
+per occurrence. It is found as the stretch a forward conditional branch skips that holds
+float64 multiplies/FMAs and no MUFU.EX2. Everything else in the loop body is counted once per pass, including code
 that only some warps run (the log-weight staging: warps 0 and 1).
 
 From the counts, a throughput model gives predicted pairs/s on H100 SXM / H200 (same SMs
-and clocks; the kernel needs ~0.5 B/pair from L2, so their memories do not matter). The
+and clocks; the kernel reads padded d / 32 bytes per pair, from L2, so their memories do
+not matter). The
 hardware rates are ASSUMPTIONS, printed with the result and stored in the record:
   * issue: 4 warp-instructions per clock per SM (one per sub-partition scheduler);
   * FP32: 128 lanes per clock per SM (FFMA, FADD, FMUL, FMNMX);
@@ -33,6 +35,7 @@ has been measured on a GPU.
 
 Usage:
   bench/sass_model.py                  # table + bench/results/sass_model_<date>_<commit>.json
+  bench/sass_model.py --rev HEAD       # the same for the committed kernel (a clean record)
   bench/sass_model.py --check          # fail if a per-pair count rose above bench/sass_baseline.json
   bench/sass_model.py --write-baseline # record the current counts as the baseline
 cuobjdump and nvdisasm come from PyPI (nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm); when
