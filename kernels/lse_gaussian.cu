@@ -196,6 +196,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     n_tiles = static_cast<int>(list_offsets[blockIdx.x + 1] - list_offsets[blockIdx.x]);
   }
   const float4* block_q = queries + first_row * dp4;
+  // Where this thread's result goes (null: a padding row). <16, true> runs at the 128-register
+  // cap; there, one pointer kept across the tile loop fits where out_row and the 64-bit valid
+  // did not (valid's high word spilled). The whole-row kernels keep the form that fits them.
+  double* const dst = static_cast<long long>(threadIdx.x) < valid ? out + out_row + threadIdx.x : nullptr;
 
   float q[DC];
 #pragma unroll
@@ -231,8 +235,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     }
     online_update(acc, ls, alpha2, run_max, run_sum);
   }
-  if (static_cast<long long>(threadIdx.x) < valid)
-    out[out_row + threadIdx.x] = run_max == -CUDART_INF_F ? -CUDART_INF
+  if (kStageQueries ? dst != nullptr : static_cast<long long>(threadIdx.x) < valid)
+    *(kStageQueries ? dst : out + out_row + threadIdx.x) = run_max == -CUDART_INF_F ? -CUDART_INF
                                                           : static_cast<double>(run_max) * kLn2 + log(run_sum);
 }
 
