@@ -28,7 +28,8 @@ Data make_data(std::size_t n, std::size_t d) {
   return x;
 }
 
-void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend) {
+void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend,
+                  infoflow::CudaDistances distances = infoflow::CudaDistances::Auto) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto d = static_cast<std::size_t>(state.range(1));
   const auto threads = static_cast<int>(state.range(2));
@@ -43,6 +44,7 @@ void BM_LogSumExp(benchmark::State& state, infoflow::Backend backend) {
   infoflow::ComputeOptions opt;
   opt.backend = backend;
   opt.threads = threads;
+  opt.cuda_distances = distances;
   if (exact) opt.tolerance = 0;  // every pair evaluated: what the roofline counts
   for (auto _ : state) {
     infoflow::log_density({x.queries.data(), n, d}, {x.centers.data(), n, d}, {}, sigma,
@@ -64,6 +66,12 @@ void Shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_CAPTURE(BM_LogSumExp, cpu, infoflow::Backend::Cpu)->Apply(Shapes);
 BENCHMARK_CAPTURE(BM_LogSumExp, cuda, infoflow::Backend::Cuda)->Apply(Shapes);
+// The GEMM formulation (ComputeOptions::cuda_distances), exact, at the d where it may pay:
+// bench/gpu/run_on_device.sh times it against cuda/ above to find the crossover.
+BENCHMARK_CAPTURE(BM_LogSumExp, cuda_gemm, infoflow::Backend::Cuda, infoflow::CudaDistances::Gemm)
+    ->ArgsProduct({{20000}, {10, 32, 64, 256, 1024}, {0}, {1}, {100}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_LogSumExp, reference, infoflow::Backend::Reference)
     ->Args({2000, 10, 0, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The dense GPU kernel on paper: its inner loop read from the SASS (issue 17).
 
-Compiles kernels/lse_gaussian.cu for sm_90 to a cubin (the build's CUDA flags),
+Compiles kernels/lse_kernel.cu for sm_90 to a cubin (the build's CUDA flags),
 disassembles every lse_gaussian_kernel instantiation with cuobjdump, finds the tile loop
 (the innermost loop whose body holds MUFU.EX2) and counts its instructions per class per
 pass. One pass folds 64 centres into each thread's query row, so per pair = per pass / 64.
@@ -364,9 +364,9 @@ def git(*args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--source", default=os.path.join(ROOT, "kernels", "lse_gaussian.cu"),
+    ap.add_argument("--source", default=os.path.join(ROOT, "kernels", "lse_kernel.cu"),
                     help="kernel source (a copy elsewhere is compiled with the repo's include paths)")
-    ap.add_argument("--rev", help="compile kernels/lse_gaussian.cu as of this git revision "
+    ap.add_argument("--rev", help="compile kernels/lse_kernel.cu as of this git revision "
                     "(a copy; headers from the working tree), e.g. HEAD for a clean record")
     ap.add_argument("--cubin", help="use this cubin instead of compiling --source")
     ap.add_argument("--clock-ghz", type=float, default=DEFAULT_CLOCK_GHZ)
@@ -383,15 +383,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cmd = None
         if args.rev:
-            text = git("show", f"{args.rev}:kernels/lse_gaussian.cu")
+            text = git("show", f"{args.rev}:kernels/lse_kernel.cu")
             if text == "unknown":
-                sys.exit(f"sass_model: no kernels/lse_gaussian.cu at {args.rev}")
-            args.source = os.path.join(tmp, "lse_gaussian.cu")
+                sys.exit(f"sass_model: no kernels/lse_kernel.cu at {args.rev}")
+            args.source = os.path.join(tmp, "lse_kernel.cu")
             with open(args.source, "w") as f:
                 f.write(text + "\n")
         cubin = args.cubin
         if cubin is None:
-            cubin = os.path.join(tmp, "lse_gaussian.cubin")
+            cubin = os.path.join(tmp, "lse_kernel.cubin")
             cmd = [c.replace(tmp, "<tmp>") for c in compile_cubin(args.source, cubin, ROOT)]
         funcs = disassemble(cuobjdump, nvdisasm, cubin)
         dispatch = parse_dispatch(args.source)
@@ -434,7 +434,7 @@ def main():
 
     commit = git("rev-parse", "--short", args.rev or "HEAD")
     if args.rev:
-        dirty, source = False, f"kernels/lse_gaussian.cu at {commit}"
+        dirty, source = False, f"kernels/lse_kernel.cu at {commit}"
     elif os.path.abspath(args.source).startswith(ROOT + os.sep):
         source = os.path.relpath(args.source, ROOT)
         dirty = bool(git("status", "--porcelain", "--", source))

@@ -26,14 +26,16 @@ struct ProgressSplitter {
 // alpha = 1/(2 sigma^2), Bhattacharyya lower bound with alpha = 1/(8 sigma^2).
 double pairwise_bound(const detail::PreparedCenters& c, Span<const double> weights,
                       const EntropyOptions& opt, Backend b, double alpha,
-                      const ProgressFn& progress) {
+                      const ProgressFn& progress, const detail::ResidentMixture* resident) {
   const std::size_t n = c.raw.rows, d = c.raw.cols;
   // Across ranks: contiguous row ranges of the centres-as-queries, one float64 sum.
   const std::size_t ranks = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->size()) : 1;
   const std::size_t rank = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->rank()) : 0;
   const std::size_t r0 = n * rank / ranks, r1 = n * (rank + 1) / ranks;
   std::vector<double> lse(r1 - r0);
-  if (r1 > r0) {
+  if (resident != nullptr) {  // one process (mixture_entropy_on_device refuses more)
+    resident->score_centres(alpha, lse.data(), progress);
+  } else if (r1 > r0) {
     detail::lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt.compute, progress);
   }
   double s = 0;
@@ -48,6 +50,34 @@ double gaussian_entropy(std::size_t d, double sigma) {
   return 0.5 * static_cast<double>(d) * std::log(2 * M_PI * M_E * sigma * sigma);
 }
 
+namespace detail {
+
+EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const double> weights,
+                                       const EntropyOptions& opt, Backend backend,
+                                       const ResidentMixture* resident) {
+  EntropyResult r;
+  r.n = c.raw.rows, r.d = c.raw.cols, r.sigma = opt.sigma, r.backend = backend;
+  const double n = static_cast<double>(r.n);
+  ProgressSplitter progress{opt.compute.progress,
+                            n * n * (static_cast<double>(opt.samples_per_center) + (opt.bounds ? 2 : 0))};
+  QueryPlan plan;
+  plan.per_center = opt.samples_per_center;
+  plan.control_variate = opt.control_variate;
+  const MixtureEstimate e =
+      entropy_mc_segmented(backend, c, {0, r.n}, plan, opt.sigma, opt.seed, 0, opt.compute,
+                           progress.part(n * n * static_cast<double>(opt.samples_per_center)), resident)[0];
+  r.entropy_nats = e.entropy, r.stderr_nats = e.stderr, r.samples = e.queries;
+  if (opt.bounds) {
+    const double s2 = opt.sigma * opt.sigma;
+    r.kl_upper_nats = pairwise_bound(c, weights, opt, backend, 1 / (2 * s2), progress.part(n * n), resident);
+    r.bhattacharyya_lower_nats =
+        pairwise_bound(c, weights, opt, backend, 1 / (8 * s2), progress.part(n * n), resident);
+  }
+  return r;
+}
+
+}  // namespace detail
+
 EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> weights,
                               const EntropyOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -58,28 +88,10 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
   if (opt.samples_per_center < 1) {
     throw InvalidArgument("samples per center must be >= 1");
   }
-  EntropyResult r;
-  r.n = centers.rows, r.d = centers.cols, r.sigma = opt.sigma;
-  r.backend = resolve_backend(opt.compute.backend);
-  const auto c = detail::prepare_centers(centers, weights, opt.sigma, r.backend);
-  detail::check_draw_resolution(c, opt.sigma, r.backend, "sigma");
-  const double n = static_cast<double>(r.n);
-  ProgressSplitter progress{opt.compute.progress,
-                            n * n * (opt.samples_per_center + (opt.bounds ? 2 : 0))};
-  detail::QueryPlan plan;
-  plan.per_center = opt.samples_per_center;
-  plan.control_variate = opt.control_variate;
-  const detail::MixtureEstimate e = detail::entropy_mc_segmented(
-      r.backend, c, {0, r.n}, plan, opt.sigma, opt.seed, 0, opt.compute,
-      progress.part(n * n * opt.samples_per_center))[0];
-  r.entropy_nats = e.entropy, r.stderr_nats = e.stderr, r.samples = e.queries;
-  if (opt.bounds) {
-    const double s2 = opt.sigma * opt.sigma;
-    r.kl_upper_nats =
-        pairwise_bound(c, weights, opt, r.backend, 1 / (2 * s2), progress.part(n * n));
-    r.bhattacharyya_lower_nats =
-        pairwise_bound(c, weights, opt, r.backend, 1 / (8 * s2), progress.part(n * n));
-  }
+  const Backend backend = resolve_backend(opt.compute.backend);
+  const auto c = detail::prepare_centers(centers, weights, opt.sigma, backend);
+  detail::check_draw_resolution(c, opt.sigma, backend, "sigma");
+  EntropyResult r = detail::mixture_entropy_estimate(c, weights, opt, backend);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -117,8 +117,12 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
                                                   const std::vector<std::size_t>& co,
                                                   const QueryPlan& plan, double sigma,
                                                   std::uint64_t seed, std::uint64_t row_base,
-                                                  const ComputeOptions& opt, const ProgressFn& progress) {
+                                                  const ComputeOptions& opt, const ProgressFn& progress,
+                                                  const ResidentMixture* resident) {
   const std::size_t count = co.size() - 1, d = c.raw.cols;
+  if (resident != nullptr && (count != 1 || plan.per_center == 0)) {
+    throw std::logic_error("entropy_mc_segmented: resident centres take one mixture and per-centre draws");
+  }
   std::vector<std::size_t> qo(count + 1, 0);  // query offsets per segment
   double pairs_total = 0;
   for (std::size_t s = 0; s < count; ++s) {
@@ -140,7 +144,7 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   // The normals of up to kNormalBlock query rows at a time: drawn in one batch
   // (rng::normal_rows), for rows [z_begin, z_end) of the chunk.
   constexpr std::size_t kNormalBlock = 256;
-  std::vector<double> queries(rows * d), lse(rows), z(kNormalBlock * d);
+  std::vector<double> queries(resident != nullptr ? 0 : rows * d), lse(rows), z(resident != nullptr ? 0 : kNormalBlock * d);
   std::vector<double> weight(rows), cv(rows, 0.0);
   std::vector<std::size_t> seg_of(rows), chunk_qo, chunk_co;
   std::vector<MeanAccumulator> acc(count);
@@ -168,6 +172,8 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
       for (; r < end; ++r) {
         const QuerySource src = query_source(c, co, plan, cdf, s, g0 + r - qo[s], seed,
                                               row_base + g0 + r);
+        weight[r] = src.weight, seg_of[r] = s;
+        if (resident != nullptr) continue;  // drawn and scored where the centres are
         if (r >= z_end) {
           z_begin = r, z_end = std::min(m, r + kNormalBlock);
           rng::normal_rows(seed, rng::Stream::MonteCarloQueries, row_base + g0 + r, z_end - z_begin, d, z.data());
@@ -179,7 +185,6 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
           zz += zr[k] * zr[k];
         }
         if (plan.control_variate) cv[r] = 0.5 * (zz - static_cast<double>(d));
-        weight[r] = src.weight, seg_of[r] = s;
       }
       chunk_qo.push_back(end), chunk_co.push_back(co[s + 1]);
       chunk_pairs += static_cast<double>(end - (chunk_qo[chunk_qo.size() - 2])) * (co[s + 1] - co[s]);
@@ -190,8 +195,12 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
       // Each rank does about 1/P of the pairs: its own fraction, scaled, stands for the job's.
       part = [&](double f) { progress(std::min(1.0, ranks * (pairs_done + f * chunk_pairs) / pairs_total)); };
     }
-    lse_dispatch(backend, c, {queries.data(), m, d}, 1 / (2 * sigma * sigma), lse.data(),
-                 opt, part, seg);
+    if (resident != nullptr) {
+      resident->score_draws(seed, plan.per_center, row_base + g0, m, lse.data(), cv.data(), part);
+      if (!plan.control_variate) std::fill(cv.begin(), cv.begin() + static_cast<std::ptrdiff_t>(m), 0.0);
+    } else {
+      lse_dispatch(backend, c, {queries.data(), m, d}, 1 / (2 * sigma * sigma), lse.data(), opt, part, seg);
+    }
     pairs_done += chunk_pairs;
     for (std::size_t r = 0; r < m; ++r) acc[seg_of[r]].add(weight[r], -(lse[r] - log_norm) - cv[r]);
   }

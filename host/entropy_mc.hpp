@@ -66,15 +66,41 @@ struct MeanAccumulator {
   }
 };
 
+// A mixture whose centres stay where they already are (GPU memory: mixture_entropy_on_device),
+// so the Monte Carlo queries are drawn there too, from the same Philox rows as on the host.
+// The estimator (entropy_mc_segmented, mixture_entropy's bounds) asks it for sums; it
+// never sees a query.
+class ResidentMixture {
+ public:
+  virtual ~ResidentMixture() = default;
+  // For draws g = first + r, r < rows, of J = per_center draws per centre (draw g is
+  // c_{g / J} + sigma z, z the normals of Philox row g, stream MonteCarloQueries):
+  // lse[r] = log sum_j w_j exp(-||y_g - c_j||^2 / (2 sigma^2)) and cv[r] = (|z|^2 - d) / 2.
+  virtual void score_draws(std::uint64_t seed, std::size_t per_center, std::uint64_t first, std::size_t rows,
+                           double* lse, double* cv, const ProgressFn& progress) const = 0;
+  // lse[i] = log sum_j w_j exp(-alpha ||c_i - c_j||^2) for every centre i (the bounds).
+  virtual void score_centres(double alpha, double* lse, const ProgressFn& progress) const = 0;
+};
+
 // Mixture s has centres [center_offsets[s], center_offsets[s + 1]) of c (count + 1
 // offsets), weights given by c's log-weights renormalised within the segment (so the
 // caller gives 1/n_s, or the mixture's own weights). Queries are numbered globally from
 // `row_base`: query g of this call uses Philox rows row_base + g, so distinct calls with
 // distinct row_base values draw independent noise from one seed.
+// resident: the centres are not c's rows but resident's (one mixture, per_center plans
+// only); c then gives their count, dimension and log-weights.
 std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
                                                   const std::vector<std::size_t>& center_offsets,
                                                   const QueryPlan& plan, double sigma,
                                                   std::uint64_t seed, std::uint64_t row_base,
-                                                  const ComputeOptions& opt, const ProgressFn& progress);
+                                                  const ComputeOptions& opt, const ProgressFn& progress,
+                                                  const ResidentMixture* resident = nullptr);
+
+// mixture_entropy's estimate (Monte Carlo, then the pairwise bounds when asked) for prepared
+// centres on a resolved backend, or for resident ones: the one estimator behind
+// mixture_entropy and mixture_entropy_on_device. Fills every field but seconds.
+EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const double> weights,
+                                       const EntropyOptions& opt, Backend backend,
+                                       const ResidentMixture* resident = nullptr);
 
 }  // namespace infoflow::detail

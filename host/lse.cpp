@@ -123,6 +123,7 @@ void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> 
   p.log_weights = c.log_w_shifted.data(), p.d = d;
   p.alpha = static_cast<float>(alpha * c.scale * c.scale);
   p.tolerance = opt.tolerance;
+  p.cuda_distances = opt.cuda_distances;
   if (backend == Backend::Cuda) {
     lse_cuda(p, seg, out, progress);
   } else {

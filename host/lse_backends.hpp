@@ -29,6 +29,7 @@ struct LseProblemF32 {
   // > 0: skip centre tiles whose terms provably add less than this fraction of the sum
   // (so each log-sum-exp is low by at most `tolerance`); 0: every pair is evaluated.
   double tolerance = 0;
+  CudaDistances cuda_distances = CudaDistances::Auto;  // the cuda backend's, for one mixture
 };
 
 // Segment s pairs queries [query_offsets[s], query_offsets[s + 1]) with centres

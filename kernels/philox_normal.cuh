@@ -2,7 +2,7 @@
 // Box-Muller arithmetic, so a kernel draws the normals rng::normal_rows gives on the
 // host, up to the last ulps of CUDA's double sin/cos/log against Highway's (within 3). Used by
 // the noisy forward passes (noisy_forward.cu) and the Monte Carlo draws made on the
-// device (lse_gaussian.cu, mixture_entropy_on_device).
+// device (device_rows.cu, mixture_entropy_on_device).
 #pragma once
 
 #include <Random123/philox.h>

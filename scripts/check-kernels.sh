@@ -121,5 +121,5 @@ print(f"check-kernels: {len(rows)} kernels, no spills in the hot ones, static sh
 EOF
 
 # The SASS model's regression check reuses the cubin compiled above.
-"$PYTHON" bench/sass_model.py --check --cubin "$tmp/lse_gaussian.cubin" || status=1
+"$PYTHON" bench/sass_model.py --check --cubin "$tmp/lse_kernel.cubin" || status=1
 exit $status

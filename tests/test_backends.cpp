@@ -163,7 +163,7 @@ TEST(BackendSelection, NamesRoundTrip) {
   EXPECT_THROW(parse_backend("gpu"), InvalidArgument);
 }
 
-// The GPU's out-of-memory fallback (kernels/lse_gaussian.cu) shrinks its query chunk
+// The GPU's out-of-memory fallback (kernels/lse_dense.cu) shrinks its query chunk
 // by halves in whole blocks until one block fails too.
 TEST(CpuBackend, OnePassFoldKeepsTheTwoPassAccuracy) {
   // d <= 2 folds tiles in one pass (lse_cpu.cpp, TileSumsOnePass), relative to each
@@ -343,15 +343,11 @@ TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
   EXPECT_EQ(none.natural_log(), -INFINITY);
 }
 
-// The GEMM path itself on a device (forced with INFOFLOW_CUDA_GEMM=1: off by default until
-// its crossover is measured): against the exact cpu backend, with two query chunks and
-// two centre blocks, zero weights, d from 1 to 300. Skips without a device.
-TEST(CudaGemm, ForcedGemmPathMatchesCpuBackend) {
+// The GEMM path itself on a device (ComputeOptions::cuda_distances = Gemm: Auto keeps the
+// direct kernel until the crossover is measured): against the exact cpu backend, with two
+// query chunks and two centre blocks, zero weights, d from 1 to 300. Skips without a device.
+TEST(CudaGemm, ChosenGemmPathMatchesCpuBackend) {
   INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
-  struct EnvGuard {
-    EnvGuard() { setenv("INFOFLOW_CUDA_GEMM", "1", 1); }
-    ~EnvGuard() { unsetenv("INFOFLOW_CUDA_GEMM"); }
-  } forced;
   for (std::size_t d : {1, 64, 300}) {
     const std::size_t m = 4200, n = 4500;
     const auto q = testing::random_matrix(m, d, 70 + d), c = testing::random_matrix(n, d, 80 + d);
@@ -365,6 +361,7 @@ TEST(CudaGemm, ForcedGemmPathMatchesCpuBackend) {
     o.backend = Backend::Cpu;
     log_sum_exp_gaussian({q.data(), m, d}, {c.data(), n, d}, {w.data(), n}, 2.0 / d, {cpu.data(), m}, o);
     o.backend = Backend::Cuda;
+    o.cuda_distances = CudaDistances::Gemm;
     log_sum_exp_gaussian({q.data(), m, d}, {c.data(), n, d}, {w.data(), n}, 2.0 / d, {gpu.data(), m}, o);
     for (std::size_t i = 0; i < m; ++i) {
       ASSERT_NEAR(gpu[i], cpu[i], 1e-5 * (1 + std::abs(cpu[i]))) << "d = " << d << " row " << i;
@@ -372,7 +369,7 @@ TEST(CudaGemm, ForcedGemmPathMatchesCpuBackend) {
   }
 }
 
-// The CUDA backend's one-launch layout for many mixtures (kernels/lse_gaussian.cu), run
+// The CUDA backend's one-launch layout for many mixtures (kernels/lse_segments.cu), run
 // on the host exactly as the kernel addresses it (block b does tasks[b]; thread i < rows
 // reads padded query row query_row + i, folds center_tiles tiles from center_row, writes
 // out[out_row + i]), against the float64 reference segment by segment. Segments: empty

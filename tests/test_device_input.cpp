@@ -134,8 +134,9 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
                   1e-5 * (1 + std::abs(host.bhattacharyya_lower_nats))) << what;
     }
   }
-  // More draws than one pass holds (2^22): two passes, the second from Philox row 2^22.
-  // One tile of centres keeps the 2^22 x n pairs cheap enough for the emulated device.
+  // More draws than one chunk of queries holds (up to 2^20 rows): several chunks, each
+  // from its own Philox rows. One tile of centres keeps the 2^22 x n pairs cheap enough
+  // for the emulated device.
   {
     const std::size_t n2 = 64, d2 = 2;
     const auto c2 = testing::random_matrix(n2, d2, 9);

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "cpu/kd_order.hpp"
+#include "pruning/kd_order.hpp"
 #include "cuda/segment_layout.hpp"
 #include "cuda/tile_lists.hpp"
 #include "lse_backends.hpp"
@@ -158,7 +158,7 @@ TEST(Pruning, CudaWithinProvenBoundOfExact) {
 }
 
 // The GPU's tile lists (cuda/tile_lists.hpp), executed on the host as the device passes
-// do them (kernels/lse_gaussian.cu: the k-d orders and box tree of lse_cuda_pruned,
+// do them (kernels/lse_tile_lists.cu: the k-d orders and box tree of lse_cuda_pruned,
 // block_boxes_kernel, seed_lse_kernel, list_tiles_kernel, then the log-sum-exp over each
 // block's list), in float64 sums.
 struct ListRun {

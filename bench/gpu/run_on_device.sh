@@ -15,11 +15,11 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
   cmake --build build-gpu -j16 >>"$out/gpu_cmake.log" 2>&1 || { tail -30 "$out/gpu_cmake.log"; exit 1; }
 ctest --test-dir build-gpu --output-on-failure -j4 2>&1 | tee "$out/gpu_ctest.log" | tail -15
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-./build-gpu/bench/bench_lse --benchmark_filter=cuda --benchmark_min_time=0.5 \
+./build-gpu/bench/bench_lse --benchmark_filter='BM_LogSumExp/cuda/' --benchmark_min_time=0.5 \
   --benchmark_out="$out/bench_lse_cuda_$(date +%F)_$commit.json" --benchmark_out_format=json | grep BM_
-# The GEMM formulation at large d (off by default until this measures its crossover with
-# the direct kernel above): the same shapes, forced on.
-INFOFLOW_CUDA_GEMM=1 ./build-gpu/bench/bench_lse --benchmark_filter='cuda/20000/(10|32|64|256|1024)/0/1/100' \
+# The GEMM formulation at large d (ComputeOptions::cuda_distances = Gemm; Auto keeps the
+# direct kernel until this measures their crossover): exact, d = 10 .. 1024.
+./build-gpu/bench/bench_lse --benchmark_filter='BM_LogSumExp/cuda_gemm/' \
   --benchmark_min_time=0.5 --benchmark_out="$out/bench_lse_cuda_gemm_$(date +%F)_$commit.json" \
   --benchmark_out_format=json | grep BM_
 python3 bench/gpu/torch_peer.py --cli build-gpu/infoflow --out "$out" 2>&1 | tail -20

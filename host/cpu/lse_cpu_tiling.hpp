@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "cpu/tile_tree.hpp"
+#include "pruning/tile_tree.hpp"
 
 namespace infoflow::detail {
 
@@ -37,11 +37,6 @@ constexpr std::size_t kPruneQueries = 8;
 // exact pair near 4 Gpairs/s at d = 10), measured pruned vs exact in ms: d = 10 51 vs
 // 101, d = 16 91 vs 133, d = 32 209 vs 227, d = 64 444 vs 417.
 constexpr std::size_t kPruneMaxDim = 32;
-// Before committing to the pruned path, kProbeBlocks query blocks spread over the work
-// run it; if they folded more than kProbeMaxFraction of their tiles, pruning saves too
-// little to pay for its smaller tiles and blocks, and the exact path runs.
-constexpr std::size_t kProbeBlocks = 16;
-constexpr double kProbeMaxFraction = 0.5;
 
 // Tile width for a segment of n centres: full tiles of ~kTileTargetBytes in multiples of
 // 64 centres (the AVX-512 register block's 4 vectors), at least 64 even where that

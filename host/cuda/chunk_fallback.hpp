@@ -1,4 +1,4 @@
-// GPU out-of-memory fallback (kernels/lse_gaussian.cu), host code so it is tested without
+// GPU out-of-memory fallback (kernels/lse_dense.cu), host code so it is tested without
 // a device: when the device refuses a query chunk's buffers (another process took memory
 // after cudaMemGetInfo planned them), the chunk shrinks and the run goes on.
 #pragma once

@@ -1,4 +1,4 @@
-// The cuda backend's GEMM formulation for large d (kernels/lse_gaussian.cu, lse_cuda_gemm):
+// The cuda backend's GEMM formulation for large d (kernels/lse_gemm.cu):
 // ||q - c||^2 = ||q||^2 + ||c||^2 - 2 q.c, the dot products from a float64 cuBLAS GEMM of
 // a block of queries against a block of centres, then an online log-sum-exp along each
 // query's row of them. Per pair that is one GEMM FMA (2 flops) instead of the direct

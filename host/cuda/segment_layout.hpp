@@ -1,6 +1,6 @@
 // The device layout of a segmented log-sum-exp (the SP estimator's conditional mixtures:
 // thousands of small mixtures), so that one kernel launch serves every segment
-// (kernels/lse_gaussian.cu). Host code, so the layout is tested without a device
+// (kernels/lse_segments.cu). Host code, so the layout is tested without a device
 // (tests/test_backends.cpp executes it against the reference).
 //
 // Each segment's queries are padded to whole blocks of `block_rows` rows and its centres

@@ -1,8 +1,8 @@
-// Pruning on the GPU (kernels/lse_gaussian.cu): for each block of kThreads query rows, a
+// Pruning on the GPU (kernels/lse_tile_lists.cu): for each block of kThreads query rows, a
 // list of the centre tiles it must fold, built on the device; the log-sum-exp kernel then
-// walks only its block's list. Queries and centres are in k-d order (host/cpu/kd_order.hpp),
+// walks only its block's list. Queries and centres are in k-d order (host/pruning/kd_order.hpp),
 // so a block's rows and a tile's rows are each compact and their bounding boxes tight, and
-// the centre tiles have a box tree above them (host/cpu/tile_tree.hpp).
+// the centre tiles have a box tree above them (host/pruning/tile_tree.hpp).
 //
 // The bound, per block B (log2 units, as the kernel):
 //  1. seeds: each query q descends the box tree to a leaf tile near it (nearest_leaf); that
@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "cpu/tile_tree.hpp"
+#include "pruning/tile_tree.hpp"
 #include "cuda/host_device.hpp"
 
 namespace infoflow::detail {

@@ -97,6 +97,13 @@ int cuda_device_count();  // 0 without CUDA or a driver
 
 inline constexpr int kMaxThreads = 1024;
 
+// How the cuda backend forms one mixture's squared distances. Auto: the direct tiled
+// kernel (where a float64 GEMM overtakes it has not been measured on a GPU yet); Direct:
+// always that; Gemm: ||q||^2 + ||c||^2 - 2 q.c with the dot products from a float64 cuBLAS
+// GEMM (for large d), falling back to the direct kernel where cuBLAS cannot be loaded or
+// its buffers do not fit. Other backends ignore it.
+enum class CudaDistances { Auto, Direct, Gemm };
+
 struct ComputeOptions {
   Backend backend = Backend::Auto;
   const Communicator* comm = nullptr;  // null: this process does the whole job
@@ -107,6 +114,7 @@ struct ComputeOptions {
   // (relative error of the sum, a proven bound); 0 evaluates every pair exactly. The
   // reference backend is always exact.
   double tolerance = 1e-6;
+  CudaDistances cuda_distances = CudaDistances::Auto;
   ProgressFn progress;
 };
 

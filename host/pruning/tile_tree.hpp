@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "cpu/kd_order.hpp"
+#include "pruning/kd_order.hpp"
 #include "lse_backends.hpp"
 
 namespace infoflow::detail {
