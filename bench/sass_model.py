@@ -288,13 +288,16 @@ def analyse(name, code, dc, staged):
 
 
 def parse_dispatch(source):
-    """launch()'s choice of instantiation by d: [(max d or None, DC, staged)]."""
+    """launch_lse_kernel()'s choice of instantiation by d: [(max d or None, DC, staged)].
+    The dim-chunk constants live in kernels/lse_cuda.cuh beside the source."""
     text = open(source).read()
+    header = os.path.join(os.path.dirname(source), "lse_cuda.cuh")
+    consts_text = text + (open(header).read() if os.path.exists(header) else "")
     consts = {m.group(1): int(m.group(2))
-              for m in re.finditer(r"constexpr int (k\w+) = (\d+);", text)}
-    m = re.search(r"void launch\(.*?\n}\n", text, re.S)
+              for m in re.finditer(r"constexpr int (k\w+) = (\d+);", consts_text)}
+    m = re.search(r"void launch_lse_kernel\(.*?\n}\n", text, re.S)
     if not m:
-        raise SystemExit("sass_model: launch() not found in " + source)
+        raise SystemExit("sass_model: launch_lse_kernel() not found in " + source)
     out = []
     for b in re.finditer(r"(?:if \(d <= (\w+)\)|else)\s*\n?\s*run\(lse_gaussian_kernel<(\w+), (true|false)>\)",
                          m.group(0)):
@@ -389,6 +392,10 @@ def main():
             args.source = os.path.join(tmp, "lse_kernel.cu")
             with open(args.source, "w") as f:
                 f.write(text + "\n")
+            header = git("show", f"{args.rev}:kernels/lse_cuda.cuh")  # its constants, for parse_dispatch
+            if header != "unknown":
+                with open(os.path.join(tmp, "lse_cuda.cuh"), "w") as f:
+                    f.write(header + "\n")
         cubin = args.cubin
         if cubin is None:
             cubin = os.path.join(tmp, "lse_kernel.cubin")
