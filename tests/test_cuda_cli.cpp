@@ -125,5 +125,33 @@ TEST_F(CudaCli, MpirunAgreesWithCpu) {
 #endif
 }
 
+// Ranks spread over the visible GPUs whether or not the launcher set CUDA_VISIBLE_DEVICES
+// (they all sat on device 0 when it listed the node's GPUs). Needs two devices: on the
+// emulated device, INFOFLOW_CUDA_EMULATION_DEVICES=2 makes two answer.
+TEST_F(CudaCli, MpiRanksSpreadOverVisibleDevices) {
+#ifndef INFOFLOW_MPIEXEC
+  GTEST_SKIP() << "built without MPI";
+#else
+#ifdef INFOFLOW_CUDA_EMULATION
+  const std::string devices = "INFOFLOW_CUDA_EMULATION_DEVICES=2 ";
+#else
+  const std::string devices;
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+#endif
+  const std::string mpirun = std::string(INFOFLOW_MPIEXEC) + " --allow-run-as-root --oversubscribe -n 2";
+  if (run("--version", mpirun).code != 0) GTEST_SKIP() << "mpirun does not start 2 processes here";
+  const std::vector<double> c = testing::random_matrix(300, 2, 3);
+  const std::string in = (dir_ / "c.npy").string();
+  io::write_npy(in, {c.data(), 300, 2});
+  for (const std::string visible : {"", "CUDA_VISIBLE_DEVICES=0,1 "}) {
+    const CliResult r = run("entropy --input " + in + " --sigma 0.5 --backend cuda --json",
+                            "env INFOFLOW_VERBOSE=1 " + devices + visible + mpirun);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("rank 0 (local 0): cuda device 0 of 2"), std::string::npos) << visible << r.err;
+    EXPECT_NE(r.err.find("rank 1 (local 1): cuda device 1 of 2"), std::string::npos) << visible << r.err;
+  }
+#endif
+}
+
 }  // namespace
 }  // namespace infoflow

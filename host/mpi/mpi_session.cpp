@@ -53,9 +53,15 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   if (comm_->size() == 1) return;
   const int local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", env_int("MPI_LOCALRANKID", -1)));
   const int local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", env_int("SLURM_NTASKS_PER_NODE", -1));
-  if (local_rank >= 0 && !std::getenv("CUDA_VISIBLE_DEVICES")) {
+  // One rank per visible GPU, round robin: whether the launcher left every GPU visible
+  // (CUDA_VISIBLE_DEVICES unset, or set to the node's list for the whole job: ranks then
+  // all sat on device 0) or gave each rank its own (one visible: every rank takes it).
+  if (local_rank >= 0) {
     const int gpus = cuda_device_count();
-    if (gpus > 0) use_cuda_device(local_rank % gpus);
+    if (gpus > 0 && use_cuda_device(local_rank % gpus) && std::getenv("INFOFLOW_VERBOSE") != nullptr) {
+      std::fprintf(stderr, "infoflow: rank %d (local %d): cuda device %d of %d visible\n", comm_->rank(), local_rank,
+                   local_rank % gpus, gpus);
+    }
   }
   if (local_size > 1) {
     threads_ = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_size);
