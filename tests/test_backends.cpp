@@ -349,7 +349,7 @@ TEST(CudaGemm, ExpansionInFloat64KeepsTheDirectSumAtExperimentScales) {
 TEST(CudaGemm, ChosenGemmPathMatchesCpuBackend) {
   INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
   for (std::size_t d : {1, 64, 300}) {
-    const std::size_t m = 4200, n = 4500;
+    const std::size_t m = detail::kGemmRows + 104, n = detail::kGemmCols + 404;
     const auto q = testing::random_matrix(m, d, 70 + d), c = testing::random_matrix(n, d, 80 + d);
     std::vector<double> w(n, 1.0);
     for (std::size_t j = 0; j < n; j += 13) w[j] = 0;

@@ -58,8 +58,15 @@ INFOFLOW_HD double gemm_exponent(float lw2, double alpha2, double q_norm2, doubl
 
 // Query and centre rows per GEMM block: a 4096 x 4096 float64 block of dot products is
 // 128 MiB, and at d >= 64 its GEMM outlasts the log-sum-exp pass that reads it back.
+// The emulated device (cuda_emulation/) takes blocks of 512, so tests reach several
+// blocks at sizes its plain-loop DGEMM runs in seconds.
+#ifdef INFOFLOW_CUDA_EMULATION
+constexpr int kGemmRows = 512;
+constexpr int kGemmCols = 512;
+#else
 constexpr int kGemmRows = 4096;
 constexpr int kGemmCols = 4096;
+#endif
 // Lanes of the log-sum-exp pass over one query's row (one warp per query).
 constexpr int kGemmLanes = 32;
 
