@@ -181,8 +181,9 @@ TEST(CudaEmulation, MemoryIsCheckedAsADeviceChecksIt) {
   int* d = device_array<int>(10);
   std::vector<int> h(11, 0);
   EXPECT_EQ(cudaMemcpy(d, h.data(), 10 * sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
-  // Past the allocation (rounded to 256 bytes), or from a host pointer as device memory.
-  EXPECT_EQ(cudaMemcpy(d + 60, h.data(), 11 * sizeof(int), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  // Past the allocation, or from a host pointer as device memory.
+  EXPECT_EQ(cudaMemcpy(d, h.data(), 11 * sizeof(int), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(d + 60, h.data(), sizeof(int), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
   EXPECT_EQ(cudaMemcpy(h.data(), h.data() + 1, sizeof(int), cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
   cudaGetLastError();
   cudaPointerAttributes a{};
