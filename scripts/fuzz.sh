@@ -13,6 +13,7 @@ dir=$hardening_dir
 configure_hardening
 cmake --build "$dir" -j"$(nproc)" --target fuzz_npy fuzz_csv fuzz_safetensors fuzz_cli
 root=$PWD  # absolute paths: the CLI harness works in a scratch directory
+export INFOFLOW_CUDA_EMULATION_DEVICES=0  # auto picks the cpu backend, as on a machine without a GPU
 mkdir -p "$dir/crashes"
 status=0
 for target in npy csv safetensors cli; do

@@ -10,9 +10,12 @@ configure_sanitized() {  # SANITIZERS DIR [more cmake arguments]
     -DINFOFLOW_SANITIZE="$san" "$@" >/dev/null
 }
 
-# ASan + UBSan (findings abort: -fno-sanitize-recover) with the libFuzzer harnesses.
+# ASan + UBSan (findings abort: -fno-sanitize-recover) with the libFuzzer harnesses, and
+# the CUDA backend on the emulated device (cuda_emulation/), so the kernels' device-memory
+# reads and writes are checked too. INFOFLOW_CUDA_EMULATION_DEVICES=0 hides that device
+# where a run should see a machine without a GPU (the suite but its `cuda` label, fuzzing).
 hardening_dir=build-hardening
 configure_hardening() {
-  configure_sanitized address,undefined "$hardening_dir" -DINFOFLOW_FUZZ=ON \
+  configure_sanitized address,undefined "$hardening_dir" -DINFOFLOW_FUZZ=ON -DINFOFLOW_CUDA_EMULATION=ON \
     -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=undefined"
 }

@@ -36,4 +36,12 @@ cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
 # which the plain suite asserts.
 long_training='TrainCli\.(SameSeedSameFilesOtherSeedOtherResults|MetricsHaveTheDocumentedColumnsAndSaneValues|SztReachesTheStatedAccuracy)$'
 echo "test-sanitizers: $san: running the suite (all but the long training runs: $long_training)"
-ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900 -E "$long_training"
+if [ "$san" = address,undefined ]; then
+  # The build has the emulated device: the suite sees none, then the tests labelled cuda
+  # run on it in both thread orders within a block (scripts/test-cuda-emulation.sh).
+  INFOFLOW_CUDA_EMULATION_DEVICES=0 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900 \
+    -E "$long_training" -LE cuda
+  ./scripts/test-cuda-emulation.sh "$dir"
+else
+  ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" --timeout 900 -E "$long_training"
+fi
