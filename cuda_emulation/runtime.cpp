@@ -314,12 +314,13 @@ cudaError_t check_copy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
   return cudaSuccess;
 }
 
-// INFOFLOW_CUDA_EMULATION_DEVICES: how many devices answer (default 1; 0: none, as on a
-// machine without a GPU; more: for device selection). They share one memory pool.
+// INFOFLOW_CUDA_EMULATION_DEVICES: how many devices answer (default 2, so that choosing
+// and restoring devices is exercised; 0: none, as on a machine without a GPU). They share
+// one memory pool.
 int device_count() {
   static const int n = [] {
     const char* v = std::getenv("INFOFLOW_CUDA_EMULATION_DEVICES");
-    if (v == nullptr || *v == 0) return 1;
+    if (v == nullptr || *v == 0) return 2;
     char* end = nullptr;
     const long k = std::strtol(v, &end, 10);
     if (end == v || *end != 0 || k < 0 || k > 16) {

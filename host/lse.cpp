@@ -51,6 +51,10 @@ void check_compute(const ComputeOptions& opt) {
     throw InvalidArgument("threads must be between 0 (all cores) and " + std::to_string(kMaxThreads) +
                           ", got " + std::to_string(opt.threads));
   }
+  if (opt.cuda_device < -1) {
+    throw InvalidArgument("cuda_device must be -1 (the current device) or a device index, got " +
+                          std::to_string(opt.cuda_device));
+  }
   if (!(opt.tolerance >= 0 && opt.tolerance < 1)) {
     throw InvalidArgument("tolerance must be in [0, 1), got " + std::to_string(opt.tolerance));
   }
@@ -124,6 +128,7 @@ void lse_dispatch(Backend backend, const PreparedCenters& c, MatrixView<double> 
   p.alpha = static_cast<float>(alpha * c.scale * c.scale);
   p.tolerance = opt.tolerance;
   p.cuda_distances = opt.cuda_distances;
+  p.cuda_device = opt.cuda_device;
   if (backend == Backend::Cuda) {
     lse_cuda(p, seg, out, progress);
   } else {

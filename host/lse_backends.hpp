@@ -30,6 +30,7 @@ struct LseProblemF32 {
   // (so each log-sum-exp is low by at most `tolerance`); 0: every pair is evaluated.
   double tolerance = 0;
   CudaDistances cuda_distances = CudaDistances::Auto;  // the cuda backend's, for one mixture
+  int cuda_device = -1;                                  // ComputeOptions::cuda_device
 };
 
 // Segment s pairs queries [query_offsets[s], query_offsets[s + 1]) with centres

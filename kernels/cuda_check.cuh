@@ -30,6 +30,35 @@ namespace infoflow::detail {
       ::infoflow::detail::throw_cuda_error(infoflow_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
+// Makes `device` current for a scope and gives the caller's back on exit, as faiss's
+// DeviceScope: a library call never leaves the calling thread on another GPU. device < 0
+// keeps the current one.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    if (device < 0) return;
+    INFOFLOW_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (device == previous_) return;
+    int count = 0;
+    INFOFLOW_CUDA_CHECK(cudaGetDeviceCount(&count));
+    if (device >= count) {
+      throw InvalidArgument("cuda device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+                            " visible)");
+    }
+    INFOFLOW_CUDA_CHECK(cudaSetDevice(device));
+    switched_ = true;
+  }
+  ~DeviceScope() {
+    if (switched_) cudaSetDevice(previous_);  // never throws while unwinding
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = -1;
+  bool switched_ = false;
+};
+
 struct CudaFree {
   void operator()(void* p) const noexcept { cudaFree(p); }  // no throw while unwinding
 };

@@ -215,7 +215,8 @@ namespace {
 // A device matrix of centres made ready for lse_cuda_whole: its column means and extent
 // (summed on the device in float64 chunks, combined here in a fixed order), log-weights
 // shifted so the largest is 0 (as prepare_centers does for host data: the true log-weight
-// is log_w + offset), and the NaN flag. The pointer's device becomes the current one.
+// is log_w + offset), and the NaN flag. Made on the current device: the caller's
+// DeviceScope has made it the data's.
 struct DeviceCentres {
   DeviceBuffer<double> mean;
   DeviceBuffer<unsigned long long> bad_row;
@@ -227,7 +228,6 @@ struct DeviceCentres {
 DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const double> weights) {
   const std::size_t n = centers.rows, d = centers.cols;
   check_weights(weights, n);
-  INFOFLOW_CUDA_CHECK(cudaSetDevice(device_of(centers, "centers")));
   constexpr std::size_t kChunk = 1024;
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   auto stats = device_alloc<double>(chunks * d * 3);
@@ -313,6 +313,7 @@ void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
   check_positive(sigma, "sigma");
   require_usable_device();
   const int device = device_of(centers, "centers");
+  const DeviceScope scope(device);  // the data's device, the caller's current one given back
   if (device_of(queries, "queries") != device) {
     throw InvalidArgument("queries and centers are on different GPUs");
   }
@@ -346,6 +347,7 @@ EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const dou
     throw InvalidArgument("centres on a GPU are estimated in one process, not split across ranks");
   }
   require_usable_device();
+  const DeviceScope scope(device_of(centers, "centers"));  // the data's device, the caller's given back
   const DeviceCentres dc = prepare_device_centres(centers, weights);
   check_draw_extent(dc.raw_extent, dc.centred_extent, opt.sigma, Backend::Cuda, "sigma");
   // The host's estimator (mixture_entropy_estimate) with the centres left where they are:

@@ -7,12 +7,15 @@
 #include <cstddef>
 #include <string>
 
+#include "kernels/cuda_check.cuh"
 #include "kernels/lse_cuda.cuh"
 #include "lse_backends.hpp"
 
 namespace infoflow::detail {
 
 void lse_cuda(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
+  require_usable_device();
+  const DeviceScope scope(p.cuda_device);
   if (seg.count <= 1) {
     // One mixture: everything (count 0), or one segment's own queries and centres, which
     // entropy_mc_segmented passes with offsets into the whole arrays.

@@ -180,5 +180,43 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
   EXPECT_THROW(mixture_entropy_on_device({dc.ptr, n, d, stride, DType::Float64}, {}, o), InvalidArgument);
 }
 
+// Two GPUs: data on the one that is not current runs there, and the caller's current device
+// is the same afterwards; ComputeOptions::cuda_device picks the GPU of a host-data call the
+// same way (the emulated build has two devices).
+TEST(CudaDevices, CallsRunOnTheirDeviceAndLeaveTheCallersCurrent) {
+  INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  const std::size_t n = 300, m = 120, d = 3;
+  const auto c = testing::random_matrix(n, d, 1), q = testing::random_matrix(m, d, 2);
+  ComputeOptions o;
+  o.backend = Backend::Cuda, o.tolerance = 0;
+  std::vector<double> ref(m), got(m);
+  log_density({q.data(), m, d}, {c.data(), n, d}, {}, 0.4, {ref.data(), m}, o);
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  const DeviceCopy dc(c, n, d, d, 0.0), dq(q, m, d, d, 0.0);  // on device 1
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  log_density_on_device({dq.ptr, m, d, d, DType::Float64}, {dc.ptr, n, d, d, DType::Float64}, {}, 0.4,
+                        {got.data(), m});
+  int current = -1;
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0) << "log_density_on_device left the caller on the data's device";
+  for (std::size_t i = 0; i < m; ++i) EXPECT_NEAR(got[i], ref[i], 1e-5 * (1 + std::abs(ref[i]))) << i;
+  EntropyOptions eo;
+  eo.sigma = 0.4, eo.seed = 3, eo.compute.tolerance = 0;
+  const EntropyResult e = mixture_entropy_on_device({dc.ptr, n, d, d, DType::Float64}, {}, eo);
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0) << "mixture_entropy_on_device left the caller on the data's device";
+  EXPECT_TRUE(std::isfinite(e.entropy_nats));
+  o.cuda_device = 1;
+  log_density({q.data(), m, d}, {c.data(), n, d}, {}, 0.4, {got.data(), m}, o);
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0) << "cuda_device = 1 left the caller on device 1";
+  for (std::size_t i = 0; i < m; ++i) EXPECT_EQ(got[i], ref[i]) << i;  // the same kernel, the same sums
+  o.cuda_device = cuda_device_count();
+  EXPECT_THROW(log_density({q.data(), m, d}, {c.data(), n, d}, {}, 0.4, {got.data(), m}, o), InvalidArgument);
+  o.cuda_device = -2;
+  EXPECT_THROW(log_density({q.data(), m, d}, {c.data(), n, d}, {}, 0.4, {got.data(), m}, o), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace infoflow

@@ -115,6 +115,10 @@ struct ComputeOptions {
   // reference backend is always exact.
   double tolerance = 1e-6;
   CudaDistances cuda_distances = CudaDistances::Auto;
+  // The cuda backend's GPU for this call: -1 the calling thread's current one (see
+  // use_cuda_device), else that index; the caller's current device is left as it was.
+  // Data already in GPU memory (the *_on_device calls) runs on the device holding it.
+  int cuda_device = -1;
   ProgressFn progress;
 };
 
