@@ -4,7 +4,8 @@
 // chunks); Monte Carlo queries are drawn on the device from the same Philox rows as on the
 // host (kernels/philox_normal.cuh). Every row then goes through lse_dense.cu.
 // Launch shapes: column_stats_kernel one block of 256 threads per 1024 rows (a thread per
-// column); draw_rows_kernel one thread per query row (256 per block), grid-stride.
+// column); draw_rows_kernel a group of 2-32 lanes per query row (256 threads per block),
+// grid-stride.
 // Tests: DeviceInput.* (tests/test_device_input.cpp); bench: bench/gpu/torch_peer.py.
 #include <cuda_runtime.h>
 #include <math_constants.h>
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "entropy_mc.hpp"
@@ -52,35 +54,49 @@ __global__ void column_stats_kernel(const T* __restrict__ src, long long rows, i
 // row r of dst is draw g = row0 + r, y = c_i + sigma z with i = g / per_center and z the
 // normals of Philox row g, stream MonteCarloQueries: entropy_mc_segmented's draws on the
 // host, written as (c_i - mean) * inv_scale + z, as prepare_rows would write y. cv[r] =
-// (|z|^2 - d) / 2, the control variate. One thread per row.
-template <class T>
+// (|z|^2 - d) / 2, the control variate.
+// Rows are written by groups of kGroup lanes (a power of two <= 32, one group per row):
+// lane l of a group draws the normal pairs b = l, l + kGroup, ... of its row, so the lanes
+// of a warp write consecutive words (one thread per row wrote words dp apart: uncoalesced
+// at large d). The row's |z|^2 is summed over the group by shuffles in a fixed order. The
+// loop runs whole warps (its bound is warp-uniform), so every lane reaches every shuffle.
+template <class T, int kGroup>
 __global__ void draw_rows_kernel(const T* __restrict__ centers, long long stride, int d,
                                  unsigned long long per_center, unsigned long long row0, long long rows,
                                  long long rows_pad, int dp, const double* __restrict__ mean,
                                  double inv_scale, std::uint32_t key_lo, std::uint32_t key_hi,
                                  float* __restrict__ dst, double* __restrict__ cv) {
-  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long r = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows_pad; r += step) {
-    float* o = dst + r * dp;
-    int k = 0;
-    if (r < rows) {
+  static_assert(kGroup >= 1 && kGroup <= 32 && (kGroup & (kGroup - 1)) == 0, "a power of two up to a warp");
+  constexpr int kRowsPerWarp = 32 / kGroup;
+  const long long warp = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const long long warps = static_cast<long long>(gridDim.x) * blockDim.x / 32;
+  const int lane = static_cast<int>(threadIdx.x % 32), member = lane % kGroup;
+  const int pairs = dp / 2;  // dp is a multiple of 4
+  for (long long first = warp * kRowsPerWarp; first < rows_pad; first += warps * kRowsPerWarp) {
+    const long long r = first + lane / kGroup;
+    double zz = 0;
+    if (r < rows_pad) {
+      float* o = dst + r * dp;
       const unsigned long long g = row0 + static_cast<unsigned long long>(r);
-      const T* c = centers + static_cast<long long>(g / per_center) * stride;
-      double zz = 0;
-      for (; k < d; k += 2) {
-        const double2 z = normal_pair(key_lo, key_hi, static_cast<std::uint32_t>(rng::Stream::MonteCarloQueries),
-                                      g, static_cast<std::uint32_t>(k / 2));
-        o[k] = static_cast<float>((static_cast<double>(c[k]) - mean[k]) * inv_scale + z.x);
-        zz += z.x * z.x;
-        if (k + 1 < d) {
-          o[k + 1] = static_cast<float>((static_cast<double>(c[k + 1]) - mean[k + 1]) * inv_scale + z.y);
-          zz += z.y * z.y;
+      const T* c = r < rows ? centers + static_cast<long long>(g / per_center) * stride : nullptr;
+      for (int b = member; b < pairs; b += kGroup) {
+        const int k = 2 * b;
+        float v0 = 0.f, v1 = 0.f;
+        if (c != nullptr && k < d) {
+          const double2 z = normal_pair(key_lo, key_hi, static_cast<std::uint32_t>(rng::Stream::MonteCarloQueries),
+                                        g, static_cast<std::uint32_t>(b));
+          v0 = static_cast<float>((static_cast<double>(c[k]) - mean[k]) * inv_scale + z.x);
+          zz += z.x * z.x;
+          if (k + 1 < d) {
+            v1 = static_cast<float>((static_cast<double>(c[k + 1]) - mean[k + 1]) * inv_scale + z.y);
+            zz += z.y * z.y;
+          }
         }
+        o[k] = v0, o[k + 1] = v1;
       }
-      k = d;
-      cv[r] = 0.5 * (zz - static_cast<double>(d));
     }
-    for (; k < dp; ++k) o[k] = 0.f;
+    for (int off = kGroup / 2; off > 0; off /= 2) zz += __shfl_down_sync(0xffffffffu, zz, off, kGroup);
+    if (member == 0 && r < rows) cv[r] = 0.5 * (zz - static_cast<double>(d));
   }
 }
 
@@ -124,18 +140,31 @@ void prepare_rows(const DeviceMatrixView& x, std::size_t row0, std::size_t rows,
 }
 
 // Draws [row0, row0 + rows) of dev's Monte Carlo queries into padded sigma-unit rows at
-// dst, their control variates into dcv.
+// dst, their control variates into dcv: a group of lanes per row, as many as the row has
+// normal pairs (up to a warp).
 void draw_rows(const DeviceRows& dev, std::size_t row0, std::size_t rows, std::size_t rows_pad,
                std::size_t dp, float* dst, double* dcv) {
+  const std::size_t pairs = dp / 2;
+  const int group = pairs <= 2 ? 2 : pairs <= 4 ? 4 : pairs <= 8 ? 8 : pairs <= 16 ? 16 : 32;
   const unsigned blocks = static_cast<unsigned>(
-      std::clamp<std::size_t>((rows_pad + kPadThreads - 1) / kPadThreads, 1, 65535));
+      std::clamp<std::size_t>((rows_pad * group + kPadThreads - 1) / kPadThreads, 1, 65535));
   const DeviceMatrixView& c = dev.centers;
   launch_typed(c, [&](const auto* src) {
-    INFOFLOW_LAUNCH(draw_rows_kernel, blocks, kPadThreads, 0, nullptr, 
-        src, static_cast<long long>(c.row_stride), static_cast<int>(c.cols),
-        static_cast<unsigned long long>(dev.per_center), static_cast<unsigned long long>(dev.row_base + row0),
-        static_cast<long long>(rows), static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean,
-        dev.inv_scale, static_cast<std::uint32_t>(dev.seed), static_cast<std::uint32_t>(dev.seed >> 32), dst, dcv);
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
+    auto run = [&](auto kernel) {
+      INFOFLOW_LAUNCH(kernel, blocks, kPadThreads, 0, nullptr, src, static_cast<long long>(c.row_stride),
+                      static_cast<int>(c.cols), static_cast<unsigned long long>(dev.per_center),
+                      static_cast<unsigned long long>(dev.row_base + row0), static_cast<long long>(rows),
+                      static_cast<long long>(rows_pad), static_cast<int>(dp), dev.mean, dev.inv_scale,
+                      static_cast<std::uint32_t>(dev.seed), static_cast<std::uint32_t>(dev.seed >> 32), dst, dcv);
+    };
+    switch (group) {
+      case 2: run(draw_rows_kernel<T, 2>); break;
+      case 4: run(draw_rows_kernel<T, 4>); break;
+      case 8: run(draw_rows_kernel<T, 8>); break;
+      case 16: run(draw_rows_kernel<T, 16>); break;
+      default: run(draw_rows_kernel<T, 32>); break;
+    }
   });
 }
 

@@ -151,6 +151,21 @@ TEST(DeviceInput, MixtureEntropyMatchesHostCudaBackend) {
     EXPECT_NEAR(dev.entropy_nats, host.entropy_nats, 1e-6 * (1 + std::abs(host.entropy_nats)));
     EXPECT_NEAR(dev.stderr_nats, host.stderr_nats, 1e-3 * host.stderr_nats);
   }
+  // Row shapes of the device draws: d = 1 (half a normal pair), 70 (a warp per row, lanes
+  // with one or two pairs), against the host's draws, with the control variate.
+  for (const std::size_t d3 : {1, 70}) {
+    const std::size_t n3 = 150;
+    const auto c3 = testing::random_matrix(n3, d3, 12);
+    EntropyOptions o;
+    o.sigma = 0.3, o.samples_per_center = 2, o.seed = 8;
+    o.compute.backend = Backend::Cuda;
+    o.compute.tolerance = 0;
+    const EntropyResult host = mixture_entropy({c3.data(), n3, d3}, o);
+    const DeviceCopy dc3(c3, n3, d3, d3, 0.0);
+    const EntropyResult dev = mixture_entropy_on_device({dc3.ptr, n3, d3, d3, DType::Float64}, {}, o);
+    EXPECT_NEAR(dev.entropy_nats, host.entropy_nats, 1e-6 * (1 + std::abs(host.entropy_nats))) << "d = " << d3;
+    EXPECT_NEAR(dev.stderr_nats, host.stderr_nats, 1e-3 * host.stderr_nats) << "d = " << d3;
+  }
   // float32 centres: against the host on the same float32-rounded values.
   std::vector<double> c32(c);
   for (double& v : c32) v = static_cast<float>(v);
