@@ -19,6 +19,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
+#include "online_lse.hpp"
 
 namespace infoflow::detail {
 namespace {
@@ -98,11 +99,7 @@ __device__ __forceinline__ void online_update(float (&acc)[kTileC], const float*
   float s4[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < kTileC; ++j) s4[j & 3] += fast_exp2(acc[j] - new_max);
-  if (new_max > run_max) {  // from run_max = -inf: exp2(-inf) = 0 and run_sum is 0 anyway
-    run_sum *= exp2(static_cast<double>(run_max) - static_cast<double>(new_max));
-    run_max = new_max;
-  }
-  run_sum += static_cast<double>((s4[0] + s4[1]) + (s4[2] + s4[3]));
+  lse2_fold(run_max, run_sum, new_max, static_cast<double>((s4[0] + s4[1]) + (s4[2] + s4[3])));
 }
 
 // DC: dims per chunk. kStageQueries: d > DC, so the query chunk is re-read for every

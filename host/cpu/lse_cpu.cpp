@@ -27,6 +27,7 @@
 
 #include "cpu/lse_cpu_tiling.hpp"
 #include "lse_backends.hpp"
+#include "online_lse.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace infoflow::detail::HWY_NAMESPACE {
@@ -274,10 +275,7 @@ HWY_INLINE void FoldTile(const float* HWY_RESTRICT e, std::size_t T, float tile_
     acc = hn::Add(acc, Exp2Clamped(df, hn::Sub(hn::Load(df, e + j), shift)));
   }
   const double tile_sum = hn::GetLane(hn::SumOfLanes(df, acc));
-  // The running max rarely moves after the first tiles: skip the scalar exp2 then.
-  if (new_max != run_max) run_sum *= std::exp2(static_cast<double>(run_max) - new_max);
-  run_sum += tile_sum;
-  run_max = new_max;
+  lse2_fold(run_max, run_sum, new_max, tile_sum);
 }
 
 // Folds one tile into the running (max, sum) of `rows` <= kMicroQueries queries (q holds

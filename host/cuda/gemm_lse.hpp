@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "cuda/host_device.hpp"
+#include "online_lse.hpp"
 #include "lse_backends.hpp"
 
 namespace infoflow::detail {
@@ -24,20 +25,11 @@ namespace infoflow::detail {
 // A query's running log-sum-exp in log2 units: sum of 2^(e - max) over the terms so far.
 struct OnlineLse2 {
   double max = -INFINITY, sum = 0;
-  INFOFLOW_HD void add(double e) {
-    if (e == -INFINITY) return;  // a zero weight
-    if (e > max) {
-      sum = sum * exp2(max - e) + 1;
-      max = e;
-    } else {
-      sum += exp2(e - max);
-    }
-  }
+  INFOFLOW_HD void add(double e) { merge(e, 1); }  // e = -inf: a zero weight
   INFOFLOW_HD void merge(double other_max, double other_sum) {
     if (other_max == -INFINITY) return;
     if (other_max > max) {
-      sum = sum * exp2(max - other_max) + other_sum;
-      max = other_max;
+      lse2_fold(max, sum, other_max, other_sum);
     } else {
       sum += other_sum * exp2(other_max - max);
     }
