@@ -89,6 +89,12 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
     throw InvalidArgument("samples per center must be >= 1");
   }
   const Backend backend = resolve_backend(opt.compute.backend);
+  if (backend == Backend::Cuda && opt.compute.tolerance == 0 &&
+      (opt.compute.comm == nullptr || opt.compute.comm->size() == 1)) {
+    // Exact, in one process: no queries drawn here and uploaded; the device draws them
+    // from the same Philox rows (pruning would need them k-d ordered on the host).
+    return detail::mixture_entropy_drawn_on_device(centers, weights, opt);
+  }
   const auto c = detail::prepare_centers(centers, weights, opt.sigma, backend);
   detail::check_draw_resolution(c, opt.sigma, backend, "sigma");
   EntropyResult r = detail::mixture_entropy_estimate(c, weights, opt, backend);

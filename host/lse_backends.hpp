@@ -73,6 +73,13 @@ std::size_t cpu_simd_lanes();
 void lse_cuda(const LseProblemF32& p, SegmentsView segments, double* out,
               const ProgressFn& progress);
 
+// mixture_entropy on the cuda backend with the Monte Carlo draws made on the device too:
+// the host centres go up once (float64) and mixture_entropy_on_device's estimator runs on
+// them, under ComputeOptions::cuda_device. For exact, one-process estimates (pruning needs
+// the queries k-d ordered on the host).
+EntropyResult mixture_entropy_drawn_on_device(MatrixView<double> centers, Span<const double> weights,
+                                              const EntropyOptions& opt);
+
 // True when the CUDA backend is compiled in and a device answers. Never throws; on
 // false, *reason says why.
 bool cuda_device_usable(std::string* reason);

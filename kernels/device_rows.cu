@@ -392,4 +392,20 @@ EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const dou
   return r;
 }
 
+namespace detail {
+
+EntropyResult mixture_entropy_drawn_on_device(MatrixView<double> centers, Span<const double> weights,
+                                              const EntropyOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  require_usable_device();
+  const DeviceScope scope(opt.compute.cuda_device);
+  const std::size_t n = centers.rows, d = centers.cols;
+  auto dc = device_alloc<double>(n * d);
+  INFOFLOW_CUDA_CHECK(cudaMemcpy(dc.get(), centers.data, n * d * sizeof(double), cudaMemcpyHostToDevice));
+  EntropyResult r = mixture_entropy_on_device({dc.get(), n, d, d, DType::Float64}, weights, opt);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // with the upload
+  return r;
+}
+
+}  // namespace detail
 }  // namespace infoflow

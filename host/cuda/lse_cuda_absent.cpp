@@ -22,6 +22,11 @@ void lse_cuda(const LseProblemF32& /*p*/, SegmentsView /*segments*/, double* /*o
   throw ResourceError(std::string("CUDA backend unavailable: ") + kReason);
 }
 
+EntropyResult mixture_entropy_drawn_on_device(MatrixView<double> /*centers*/, Span<const double> /*weights*/,
+                                              const EntropyOptions& /*opt*/) {
+  throw ResourceError(std::string("CUDA backend unavailable: ") + kReason);
+}
+
 }  // namespace infoflow::detail
 
 namespace infoflow {
