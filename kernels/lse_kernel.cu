@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/fast_exp2.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
 #include "online_lse.hpp"
@@ -31,17 +32,6 @@ namespace {
 constexpr int kQueryPad4 = 1;
 
 // ---- device side ----------------------------------------------------------------------
-// 2^x by the SFU. -inf -> +0, so zero weights and padded centres vanish; results below
-// 2^-126 flush to 0, which is < 2^-126 relative to the tile's largest term (1).
-__device__ __forceinline__ float fast_exp2(float x) {
-#ifdef INFOFLOW_CUDA_EMULATION
-  return infoflow_emu_exp2_ftz(x);  // the CPU's exp2f, flushed to zero as .ftz does
-#else
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-#endif
-}
 
 // Copies ROWS padded rows (pitch dp4) x float4 columns [c0, c0 + DC4) of src into dst
 // (pitch PITCH4). Consecutive threads read consecutive float4s of a row. Offsets fit an

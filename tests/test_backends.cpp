@@ -385,9 +385,18 @@ TEST(CudaSegments, OneLaunchLayoutMatchesReference) {
     for (std::size_t j = c_off[s]; j < c_off[s + 1]; ++j) lw[j] = static_cast<float>(-std::log(double(c_off[s + 1] - c_off[s])) + 0.01 * j);
   }
   const double alpha = 0.7;
-  for (std::size_t block : {128u, 4u}) {
-    const std::size_t tile = block == 128 ? 64 : 3;
-    const detail::SegmentLayout l = detail::segment_layout({q_off, c_off, count}, block, tile);
+  // Blocks of 128 and tiles of 64 (the kernel's), 4 and 3 (every segment spans several),
+  // and the kernel's with small segments packed (<= 64 centres, < 64 queries: segments 0
+  // to 3 here, one without queries, one without centres).
+  for (const int config : {0, 1, 2}) {
+    const std::size_t block = config == 1 ? 4 : 128, tile = config == 1 ? 3 : 64;
+    const std::size_t small_centres = config == 2 ? 64 : 0, small_rows = config == 2 ? 64 : 0;
+    const detail::SegmentLayout l = detail::segment_layout({q_off, c_off, count}, block, tile, small_centres, small_rows);
+    if (config == 2) {
+      EXPECT_EQ(l.small.size(), std::size_t{5 + 0 + 7 + 1});
+    } else {
+      EXPECT_TRUE(l.small.empty());
+    }
     const auto hq = detail::pad_segment_rows(qf.data(), d, dp, q_off, count, l.query_row, l.query_rows);
     const auto hc = detail::pad_segment_rows(cf.data(), d, dp, c_off, count, l.center_row, l.center_rows);
     const auto hw = detail::pad_segment_log2_weights(lw.data(), c_off, count, l.center_row, l.center_rows);
@@ -411,6 +420,22 @@ TEST(CudaSegments, OneLaunchLayoutMatchesReference) {
         out[t.out_row + i] = e.empty() || top == -HUGE_VAL ? -HUGE_VAL : (top + std::log2(sum)) * std::log(2.0);
         ++writes[t.out_row + i];
       }
+    }
+    for (const detail::SmallQuery& sq : l.small) {  // as lse_small_segments_kernel addresses them
+      double top = -HUGE_VAL, sum = 0;
+      std::vector<double> e;
+      for (std::size_t j = sq.center_row; j < sq.center_row + sq.centers; ++j) {
+        double d2 = 0;
+        for (std::size_t k = 0; k < dp; ++k) {
+          const double diff = double(hq[sq.query_row * dp + k]) - hc[j * dp + k];
+          d2 += diff * diff;
+        }
+        e.push_back(hw[j] - alpha / std::log(2.0) * d2);
+        top = std::max(top, e.back());
+      }
+      for (double v : e) sum += std::exp2(v - top);
+      out[sq.out_row] = top == -HUGE_VAL ? -HUGE_VAL : (top + std::log2(sum)) * std::log(2.0);
+      ++writes[sq.out_row];
     }
     for (std::size_t s = 0; s < count; ++s) {
       const std::size_t ms = q_off[s + 1] - q_off[s], ns = c_off[s + 1] - c_off[s];

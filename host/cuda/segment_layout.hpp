@@ -7,6 +7,10 @@
 // to whole tiles of `tile_rows` rows; every block of queries becomes one task that names
 // its rows, its segment's centres and where its results go. Padded query rows compute
 // values nobody reads; padded centres get weight 0 (log2 w = -inf), so they add nothing.
+// Small segments (at most small_centres centres and fewer than small_rows queries: the
+// h(T|X) mixtures of K noisy passes) would leave most of a block idle (7 of 128 threads at
+// K = 7): their queries are packed without padding instead, one SmallQuery each, for a
+// kernel with one thread per query.
 #pragma once
 
 #include <algorithm>
@@ -28,13 +32,23 @@ struct SegmentTask {          // one block of queries of one segment
   std::uint32_t rows;         // real queries in the block (the rest are padding)
 };
 
+struct SmallQuery {            // one query of a small segment
+  std::uint64_t query_row;    // its row in the padded queries (packed: no block padding)
+  std::uint64_t center_row;   // first row of its segment's padded centres
+  std::uint64_t out_row;      // where its result goes
+  std::uint32_t centers;      // the segment's real centres
+  std::uint32_t unused = 0;
+};
+
 struct SegmentLayout {
   std::vector<SegmentTask> tasks;
+  std::vector<SmallQuery> small;
   std::vector<std::size_t> query_row, center_row;  // each segment's first padded row
   std::size_t query_rows = 0, center_rows = 0;     // padded totals
 };
 
-inline SegmentLayout segment_layout(SegmentsView seg, std::size_t block_rows, std::size_t tile_rows) {
+inline SegmentLayout segment_layout(SegmentsView seg, std::size_t block_rows, std::size_t tile_rows,
+                                    std::size_t small_centres = 0, std::size_t small_rows = 0) {
   SegmentLayout l;
   for (std::size_t s = 0; s < seg.count; ++s) {
     const std::size_t m = seg.query_offsets[s + 1] - seg.query_offsets[s];
@@ -42,6 +56,14 @@ inline SegmentLayout segment_layout(SegmentsView seg, std::size_t block_rows, st
     const std::size_t tiles = (n + tile_rows - 1) / tile_rows;
     l.query_row.push_back(l.query_rows);
     l.center_row.push_back(l.center_rows);
+    if (n <= small_centres && m < small_rows) {
+      for (std::size_t i = 0; i < m; ++i) {
+        l.small.push_back({l.query_rows + i, l.center_rows, seg.query_offsets[s] + i, static_cast<std::uint32_t>(n)});
+      }
+      l.query_rows += m;
+      l.center_rows += tiles * tile_rows;
+      continue;
+    }
     for (std::size_t b = 0; b < m; b += block_rows) {
       l.tasks.push_back({l.query_rows + b, l.center_rows, seg.query_offsets[s] + b,
                          static_cast<std::uint32_t>(tiles),
