@@ -1,4 +1,6 @@
-// The dlopen'ed cuBLAS of kernels/cublas_api.cuh (why dlopen: see there).
+// The dlopen'ed cuBLAS of kernels/cublas_api.cuh (why dlopen: see there). The emulated
+// build opens its stand-in (cuda_emulation/cublas.cpp) from INFOFLOW_CUBLAS_DIR the same way.
+// Test: CudaForward.CublasOpensAtFirstUse.
 #include "kernels/cublas_api.cuh"
 
 #include <dlfcn.h>

@@ -19,6 +19,11 @@
 // growing with a layer's fan-in like any float64 dot product.
 // The target's --use_fast_math changes only single-precision code: double division,
 // sqrt and the double math functions keep their IEEE / documented accuracy.
+// Launch shape: bias_act_noise_kernel 256 threads per block (at most 8192 blocks), one
+// thread per (row, pair of outputs), grid-stride; the GEMMs are cuBLAS's. Reference: the
+// cpu forward pass (host/nn/forward.cpp); tests: CudaCli.MutualInformation* and
+// Backends/SpEstimator.*/cuda (mi on the cuda backend against the cpu backend, on a GPU
+// or the emulated device), CudaForward.CublasOpensAtFirstUse; bench: bench/bench_mi.cpp.
 #include <cuda_runtime.h>
 
 #include <algorithm>
