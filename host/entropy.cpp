@@ -1,5 +1,6 @@
-// Differential entropy of a Gaussian mixture: the Monte Carlo estimator of PAPER.md §2.3
-// and the Kolchinsky-Tracey pairwise bounds (§6), both on the one log-sum-exp primitive.
+// Differential entropy of a Gaussian mixture: the Monte Carlo estimator
+// (docs/method.md#the-monte-carlo-estimator) and the Kolchinsky-Tracey pairwise bounds
+// (docs/method.md#pairwise-bounds), both on the one log-sum-exp primitive.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -1,4 +1,4 @@
-// Monte Carlo entropies of many mixtures in one segmented log-sum-exp (PAPER.md §2.3):
+// Monte Carlo entropies of many mixtures in one segmented log-sum-exp (docs/method.md#the-monte-carlo-estimator):
 // h(g_s) = -E log g_s(Y), Y ~ g_s, estimated from draws y = c + sigma z, each optionally
 // with the control variate (|z|^2 - d)/2 (mean 0) subtracted: -log g(y) contains
 // -log N(y; c, sigma^2) = const + |z|^2/2, whose chi^2 spread is most of the variance.

@@ -1,4 +1,4 @@
-// The sample-propagation estimator of I(X; T_l) and I(Y; T_l) (PAPER.md §3):
+// The sample-propagation estimator of I(X; T_l) and I(Y; T_l) (docs/method.md#sample-propagation):
 // h(T_l) from all m K samples of S_l, h(T_l | X) as the mean over inputs of the mixture
 // entropy of each input's K samples (one segmented log-sum-exp), h(T_l | Y) likewise per
 // class. Layer 1 is deterministic given x, so h(T_1 | X) = (d_1/2) log(2 pi e beta^2).

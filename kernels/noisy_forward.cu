@@ -1,4 +1,4 @@
-// CUDA backend of the noisy forward passes (sample propagation, PAPER.md §3.2), float64
+// CUDA backend of the noisy forward passes (sample propagation, docs/method.md#sample-propagation), float64
 // throughout: per layer one cuBLAS DGEMM over a chunk of rows, then one fused kernel
 // that adds the bias, applies the activation (-> S_l, copied back to the host) and, on
 // noisy layers, adds beta Z_l (-> T_l, the next layer's input, which stays on the device).

@@ -168,7 +168,7 @@ int run_demo(const EntropyArgs& base) {
   ProgressLine progress("demo");
   EntropyArgs a = base;
   // 1. Binary input over a Gaussian channel at 0 dB: centres +-1, sigma 1. The mutual
-  //    information h(g) - h(noise) has the textbook value 0.336831 nats (PAPER.md §7.4).
+  //    information h(g) - h(noise) has the textbook value 0.336831 nats (oracle 4, docs/method.md#test-oracles).
   a.sigma = 1.0, a.samples_per_center = 200000, a.bounds = true;
   const double bpsk_centres[] = {-1.0, 1.0};
   EntropyOptions o = options_from(a, progress);

@@ -289,7 +289,7 @@ int run_train(const TrainArgs& a) {
       MutualInformationResult mi;
       if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mo);
       const auto reps = representations(net, all);
-      // The last noisy layer's noise-free representation, for the scatter plots (PAPER.md §4.4).
+      // The last noisy layer's noise-free representation, for the scatter plots (docs/method.md#infoflow-train).
       const std::size_t last = noisy_layers;
       const std::vector<float> rep(reps[last - 1].begin(), reps[last - 1].end());  // float32: for the eye only
       io::write_npy((dir / "representations" / (name.substr(0, name.find('.')) + "_layer" + std::to_string(last) + ".npy")).string(),

@@ -1,4 +1,4 @@
-// Internal: batched noisy forward passes (sample propagation, PAPER.md §3.2).
+// Internal: batched noisy forward passes (sample propagation, docs/method.md#sample-propagation).
 #pragma once
 
 #include <string>

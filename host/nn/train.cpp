@@ -124,7 +124,7 @@ Gradients zeros_like(const Network& net) {
   return g;
 }
 
-// PAPER.md 5(b): W <- W - alpha (W W^T W - W), pulling W towards orthonormal rows.
+// docs/method.md#the-szt-task: W <- W - alpha (W W^T W - W), pulling W towards orthonormal rows.
 void orthonormal_retraction(DenseLayer& l, double alpha) {
   const int out = static_cast<int>(l.out), in = static_cast<int>(l.in);
   std::vector<double> gram(l.out * l.out), gw(l.weight.size());
@@ -156,7 +156,7 @@ constexpr const char* kSztLabels =
     "00000013000015171111177755777f7f0115151755555f5f555577777f7fffff1137137f1577777f777777ff7777ffff577f777f7f7f7f7f77ff77ffffffffff"
     "0017003f1517153f1577777f55777f7f577f5f7f5fff5fff7f7f7f7fffffffff77ff7fff7fff7fff7fffffffffffffffffffffffffffffffffffffffffffffff";
 
-// Bit i = 1: pattern i is in the official test set (PAPER.md 5(b), 819 patterns).
+// Bit i = 1: pattern i is in the official test set (docs/method.md#the-szt-task, 819 patterns).
 constexpr const char* kSztTestMask =
     "30d22602010883095e74085dc4e019124500c0840080090080620c2025040408a502052005052650857403000000805040000400040052410000c008841025ed"
     "040501ae003080184c20804028144421223003404c00020421002404021804038014013001468c000452ac005000092201040a21acc00008120220008610c044"

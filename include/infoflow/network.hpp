@@ -1,7 +1,8 @@
 // Noisy feed-forward networks and the sample-propagation (SP) estimator of the mutual
-// information I(X; T_l) and I(Y; T_l) of every noisy layer (Goldfeld et al. 2019, PAPER.md
-// §3). A hidden layer computes T_l = a_l(W_l T_{l-1} + b_l) + beta Z_l with fresh
-// standard normal Z_l; by default the last layer is affine logits without noise.
+// information I(X; T_l) and I(Y; T_l) of every noisy layer (Goldfeld et al. 2019,
+// docs/method.md#sample-propagation). A hidden layer computes
+// T_l = a_l(W_l T_{l-1} + b_l) + beta Z_l with fresh standard normal Z_l; by default the
+// last layer is affine logits without noise.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
-// Training noisy fully connected networks (PAPER.md §1, §5(b)) and the per-checkpoint
-// measurements of the information plane: the binning estimate H(Bin(T_l)) and a
-// clustering measure of the noise-free representations (PAPER.md §4).
+// Training noisy fully connected networks (docs/method.md#the-noisy-network,
+// #the-szt-task) and the per-checkpoint measurements of the information plane: the
+// binning estimate H(Bin(T_l)) and a clustering measure of the noise-free
+// representations (docs/method.md#binning-and-clustering).
 //
 // Training follows the authors' code: noise beta Z_l after every hidden activation in
 // every training forward pass (fresh Philox draws per step), softmax cross-entropy on
@@ -29,7 +30,7 @@ struct Dataset {
 // The 12-bit task of Shwartz-Ziv & Tishby: row i is the binary expansion of i (MSB first),
 // labels as in the authors' data (2118 ones). Built in, so `--preset szt` needs no files.
 Dataset szt_dataset();
-// The official 819-pattern test split of Goldfeld et al.'s code (PAPER.md §5(b)).
+// The official 819-pattern test split of Goldfeld et al.'s code (docs/method.md#the-szt-task).
 std::vector<bool> szt_test_mask();
 
 // Rows of `data` where mask[i] == want.
@@ -49,7 +50,7 @@ struct TrainOptions {
   double learning_rate = 4e-4;
   double momentum = 0;  // SGD only
   std::size_t batch_size = 256;
-  // > 0: after every step, W <- W - alpha (W W^T W - W) for every hidden layer (PAPER.md §5(b)).
+  // > 0: after every step, W <- W - alpha (W W^T W - W) for every hidden layer (docs/method.md#the-szt-task).
   double orthonormal_alpha = 0;
   bool noisy_last_layer = false;
   std::uint64_t seed = 0;  // shuffling and training noise (the initialisation has its own)
@@ -93,7 +94,7 @@ class Trainer {
 };
 
 // The noise-free representations S_l = a_l(W_l S_{l-1} + b_l) of every layer, each
-// rows x d_l row-major (what binning and clustering look at, PAPER.md §4.3).
+// rows x d_l row-major (what binning and clustering look at, docs/method.md#binning-and-clustering).
 std::vector<std::vector<double>> representations(const Network& net, MatrixView<double> inputs);
 
 // H(Bin(T)) = -sum_c (m_c/m) ln(m_c/m) over the cells of the grid of width bin_size that
@@ -102,7 +103,7 @@ double binned_entropy(MatrixView<double> s, double bin_size);
 
 // Single-linkage clusters of the rows: rows closer than `radius` (Euclidean) are joined.
 // entropy = -sum_k (m_k/m) ln(m_k/m): the value I(X;T) falls to when clusters of the
-// representation become indistinguishable under the noise (PAPER.md §3.7).
+// representation become indistinguishable under the noise (docs/method.md#compression-as-clustering).
 struct Clustering {
   std::size_t clusters = 0;
   double entropy = 0;
@@ -111,8 +112,9 @@ Clustering cluster_entropy(MatrixView<double> s, double radius);
 
 // Mean Euclidean distance between representations of inputs of the same class, divided
 // by the mean distance between inputs of different classes: 1 when classes mix, towards
-// 0 as each class gathers into its own cluster (the same-class clustering PAPER.md §4.4
-// links to compression). NaN with fewer than two classes or no same-class pair.
+// 0 as each class gathers into its own cluster (the same-class clustering that
+// docs/method.md#compression-as-clustering links to compression). NaN with fewer than
+// two classes or no same-class pair.
 double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> labels);
 
 // Log-spaced epochs: unique(round(logspace(0, log10(last), points))), as the authors'
