@@ -7,11 +7,11 @@ propagated point, as noise in earlier layers gives), n = 4096 K centres; one Mon
 query per centre, y = c + beta z, sigma = beta = 0.005. Almost every kernel pair is
 negligible here, which is what the authors' tree method exploits:
     KernelDensity(kernel='gaussian', bandwidth=beta, rtol=1e-3).fit(c).score_samples(y)
-(PAPER.md §2.3). infoflow runs `infoflow log-density` (--backend, cpu by default, pruning
-with its default tolerance 1e-6). Both are compared with the exact float64 log-density on
-a subsample of queries. Writes one JSON to bench/results/. On a GPU machine:
---backend cuda, and --no-sklearn for sizes where the authors' estimator would take many
-minutes (n = 4096 x 1000).
+(docs/method.md#differences-from-the-authors). infoflow runs `infoflow log-density`
+(--backend, cpu by default, pruning with its default tolerance 1e-6). Both are compared
+with the exact float64 log-density on a subsample of queries. Writes one JSON to
+bench/results/. On a GPU machine: --backend cuda, and --no-sklearn for sizes where the
+authors' estimator would take many minutes (n = 4096 x 1000).
 """
 import argparse
 import datetime

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes examples/szt_random_net.safetensors: the paper's 12-10-7-5-4-3-2 tanh network
-(PAPER.md §5(b)) with PyTorch's default nn.Linear initialisation scaled by 4 (so that the
+(docs/method.md#the-szt-task) with PyTorch's default nn.Linear initialisation scaled by 4 (so that the
 tanh layers saturate and compress, as after training), seed 0. Pure numpy + json, the
 layout `infoflow mi` reads: layers.{i}.weight (out x in), layers.{i}.bias, activations in
 the metadata.

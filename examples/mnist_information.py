@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The MNIST CNN experiment of Goldfeld et al. (ICML 2019, PAPER.md 5(c)) on the CPU.
+"""The MNIST CNN experiment of Goldfeld et al. (ICML 2019; docs/method.md#the-mnist-cnn) on the CPU.
 
 Three versions of one four-layer CNN — deterministic, noisy (GaussianNoise after every
 hidden layer) and dropout — trained with Adam; after every epoch the infoflow tracker
@@ -57,7 +57,7 @@ def load_idx(path, magic):
 
 
 class Cnn(nn.Module):
-    """conv5x5-32 -> pool -> conv5x5-64 -> pool -> FC-1024 -> FC-10 with ReLU (PAPER.md 5(c)).
+    """conv5x5-32 -> pool -> conv5x5-64 -> pool -> FC-1024 -> FC-10 with ReLU (docs/method.md#the-mnist-cnn).
 
     The marker after each hidden layer is a GaussianNoise(beta) (noisy), a Dropout (dropout)
     or an Identity (deterministic); it sits after the pooling, so the measured

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent numpy implementation of the SP estimator (PAPER.md §3), for tests.
+"""An independent numpy implementation of the SP estimator (docs/method.md#sample-propagation), for tests.
 
 It shares nothing with libinfoflow but the specification of the random streams: its own
 Philox-4x32-10, Box-Muller and query selection reproduce the draws of

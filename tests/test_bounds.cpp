@@ -1,5 +1,5 @@
 // Kolchinsky-Tracey pairwise bounds: lower <= truth <= upper, and both -> truth when the
-// centres are well separated (PAPER.md §6, §7.4).
+// centres are well separated (docs/method.md#pairwise-bounds; oracle 4 of #test-oracles).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,7 +37,7 @@ TEST_P(Bounds, BracketQuadratureTruth) {
   }
 }
 
-// The values PAPER.md §7.4 gives for I = h - h(noise) of the +-1 mixture.
+// The values oracle 4 (docs/method.md#test-oracles) gives for I = h - h(noise) of the +-1 mixture.
 TEST_P(Bounds, BinaryInputBrackets) {
   const std::vector<double> c = {-1.0, 1.0};
   const double table[][3] = {{0.5, 0.56622, 0.69281}, {1.0, 0.21907, 0.56622},

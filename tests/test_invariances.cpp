@@ -1,4 +1,4 @@
-// Invariances of h(g) (PAPER.md §7.14): permutation of centres, translation, scaling
+// Invariances of h(g) (oracle 14, docs/method.md#test-oracles): permutation of centres, translation, scaling
 // h(aS + aZ) = h(S + Z) + d log a, on every backend.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The closed-form oracles of PAPER.md §7, each on every backend. Monte Carlo results are
+// The closed-form oracles of docs/method.md#test-oracles, each on every backend. Monte Carlo results are
 // compared within 4 standard errors (fixed seeds) plus a float tolerance of 1e-6 relative.
 #include <gtest/gtest.h>
 
@@ -72,7 +72,7 @@ TEST_P(Oracle, ControlVariateIsUnbiasedAndCutsTheVariance) {
   expect_within_se(plain, exact);
   EXPECT_NEAR(cv.entropy_nats, exact, 4 * cv.stderr_nats + 1e-5);
   EXPECT_LT(cv.stderr_nats, 1e-3 * plain.stderr_nats);
-  // Overlapping components (BPSK at 0 dB, PAPER.md §7.4): still unbiased, smaller error.
+  // Overlapping components (BPSK at 0 dB, oracle 4 of docs/method.md#test-oracles): still unbiased, smaller error.
   const double bpsk[] = {-1.0, 1.0};
   o = options(1.0, 100000);
   const EntropyResult b = mixture_entropy({bpsk, 2, 1}, o);
@@ -138,7 +138,7 @@ TEST_P(Oracle, OneDimensionalQuadrature) {
 }
 
 // Oracle 4: binary input +-1 over Gaussian noise; I = h(g) - (1/2) log(2 pi e sigma^2)
-// has the textbook values of PAPER.md §7.4 (0.336831 nats = 0.485944 bits at 0 dB).
+// has the textbook values of oracle 4, docs/method.md#test-oracles (0.336831 nats = 0.485944 bits at 0 dB).
 TEST_P(Oracle, BinaryInputChannel) {
   const double c[] = {-1.0, 1.0};
   const std::pair<double, double> table[] = {

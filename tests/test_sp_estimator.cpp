@@ -1,6 +1,7 @@
-// The sample-propagation estimator against closed forms (PAPER.md §3, §7): the binary
-// Gaussian channel, separated and collapsed representations, the exact layer-1
-// conditional term, data processing along the chain, I(Y;T) <= I(X;T), and backends.
+// The sample-propagation estimator against closed forms (docs/method.md#sample-propagation,
+// #test-oracles): the binary Gaussian channel, separated and collapsed representations,
+// the exact layer-1 conditional term, data processing along the chain, I(Y;T) <= I(X;T),
+// and backends.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -75,14 +76,15 @@ TEST_P(SpEstimator, SeparatedAndCollapsedRepresentations) {
   for (const auto& l : r.layers) EXPECT_NEAR(l.I_XT_nats, std::log(8.0), 4 * l.I_XT_stderr_nats + 1e-3);
   Network collapsed = far;
   collapsed.layers[0].weight = {0.0, 0.0};
-  // Layer 2's conditional term is a plug-in from K samples per input, biased low (PAPER.md
-  // §5(b)), which biases I(X;T_2) up: 0.076 nats at K = 20 here; at K = 400 it is below 0.01.
+  // Layer 2's conditional term is a plug-in from K samples per input, biased low
+  // (docs/method.md#plug-in-bias), which biases I(X;T_2) up: 0.076 nats at K = 20 here; at
+  // K = 400 it is below 0.01.
   const auto c = mutual_information(collapsed, {x.data(), m, 1}, {}, options(0.01, 400));
   for (const auto& l : c.layers) EXPECT_NEAR(l.I_XT_nats, 0.0, 4 * l.I_XT_stderr_nats + 0.01);
 }
 
 // Data processing along a random tanh chain, with K large enough that the negative bias
-// of the conditional plug-in terms (PAPER.md §5(b)) stays below the 0.05-nat tolerance.
+// of the conditional plug-in terms (docs/method.md#plug-in-bias) stays below the 0.05-nat tolerance.
 TEST_P(SpEstimator, DataProcessingAndLabels) {
   std::mt19937_64 gen(3);
   Network net;
@@ -169,8 +171,8 @@ namespace infoflow {
 namespace {
 
 // Weighted inputs: two inputs with probabilities 3/4 and 1/4 mapped far apart carry
-// H(X) = 0.562335 nats (PAPER.md §7.5's 3:1 limit) through every layer, and so does the
-// label that tells them apart; unweighted duplicates {x0, x0, x0, x1} give the same.
+// H(X) = 0.562335 nats (the 3:1 limit of oracle 5, docs/method.md#test-oracles) through
+// every layer, and so does the label that tells them apart; unweighted duplicates {x0, x0, x0, x1} give the same.
 TEST(SpEstimatorWeights, WeightedInputsMatchEntropyOfWeights) {
   Network net;
   net.layers = {{1, 2, {1.0, -1.0}, {0.0, 0.0}, Activation::Linear},

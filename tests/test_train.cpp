@@ -253,7 +253,7 @@ TEST(SztTask, MatchesTheShippedFilesAndTheOfficialSplit) {
   std::size_t n_test = 0, counts[2][2] = {};
   for (std::size_t i = 0; i < test.size(); ++i) n_test += test[i], ++counts[test[i]][d.labels[i]];
   EXPECT_EQ(n_test, 819u);
-  // PAPER.md 5(b): train 1578 zeros / 1699 ones, test 400 / 419; first test indices 2,3,8,9,11,14.
+  // docs/method.md#the-szt-task: train 1578 zeros / 1699 ones, test 400 / 419; first test indices 2,3,8,9,11,14.
   EXPECT_EQ(counts[0][0], 1578u);
   EXPECT_EQ(counts[0][1], 1699u);
   EXPECT_EQ(counts[1][0], 400u);
@@ -268,7 +268,7 @@ TEST(SztTask, MatchesTheShippedFilesAndTheOfficialSplit) {
 }
 
 TEST(Schedule, LogSpacedEpochsAsTheAuthors) {
-  // unique(round(logspace(0, log10(9999), 100))) has 84 epochs (PAPER.md 5(b)).
+  // unique(round(logspace(0, log10(9999), 100))) has 84 epochs (docs/method.md#the-szt-task).
   const auto e = log_spaced_epochs(9999, 100);
   EXPECT_EQ(e.size(), 84u);
   EXPECT_EQ(e.front(), 1u);
@@ -299,14 +299,14 @@ TEST(Binning, HandComputedEntropy) {
   // 2-D: rows (0,0) (0,0.3) (0,0.01) (0.3,0) -> cells (0,0)x2, (0,3), (3,0): 1/2,1/4,1/4.
   const double c[] = {0, 0, 0, 0.3, 0, 0.01, 0.3, 0};
   EXPECT_NEAR(binned_entropy({c, 4, 2}, 0.1), 1.5 * std::log(2.0), 1e-15);
-  // Limits (PAPER.md §7.9): tiny bins separate every distinct row; huge bins merge all.
+  // Limits (oracle 9, docs/method.md#test-oracles): tiny bins separate every distinct row; huge bins merge all.
   EXPECT_NEAR(binned_entropy({c, 4, 2}, 1e-6), std::log(4.0), 1e-15);
   EXPECT_EQ(binned_entropy({c, 4, 2}, 10.0), 0.0);
   EXPECT_THROW(binned_entropy({c, 4, 2}, 0.0), InvalidArgument);
 }
 
 TEST(Clustering, TightClustersGiveTheClusterEntropy) {
-  // PAPER.md §7.13: K tight clusters of sizes m_k -> -sum (m_k/m) ln(m_k/m).
+  // Oracle 13 (docs/method.md#test-oracles): K tight clusters of sizes m_k -> -sum (m_k/m) ln(m_k/m).
   std::mt19937 gen(3);
   std::normal_distribution<double> n(0, 1e-3);
   const std::size_t sizes[] = {50, 30, 15, 5};

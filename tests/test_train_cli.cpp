@@ -1,5 +1,5 @@
 // End-to-end tests of `infoflow train` and `infoflow plot`: the metrics schema and sanity
-// bounds (PAPER.md §7.9), determinism, the checkpoint round trip through `infoflow mi`,
+// bounds (oracle 9, docs/method.md#test-oracles), determinism, the checkpoint round trip through `infoflow mi`,
 // the accuracy reached on the SZT task, interruption, and bad options.
 #include <nlohmann/json.hpp>
 
@@ -65,7 +65,7 @@ TEST_F(TrainCli, MetricsHaveTheDocumentedColumnsAndSaneValues) {
   const fs::path out = short_run("run");
   const Table m = read_table(out / "metrics.csv");
   ASSERT_EQ(m.size(), 3u * 5u);  // epochs {1, 5, 30} x noisy layers 1..5
-  const double ln_m = std::log(4096.0), h_y = 0.692563;  // H(X), H(Y) of SZT (PAPER.md §7.9)
+  const double ln_m = std::log(4096.0), h_y = 0.692563;  // H(X), H(Y) of SZT (oracle 9, docs/method.md#test-oracles)
   std::map<std::size_t, std::map<std::size_t, std::map<std::string, std::string>>> at;
   for (const auto& row : m) {
     const double i_xt = num(row, "I_XT_nats"), se = num(row, "I_XT_stderr_nats");
@@ -88,10 +88,10 @@ TEST_F(TrainCli, MetricsHaveTheDocumentedColumnsAndSaneValues) {
   EXPECT_EQ(at.size(), 3u);
   EXPECT_TRUE(at.count(1) && at.count(5) && at.count(30));
   for (auto& [epoch, layers] : at) {
-    // Layer 1 is exact given X: h(T_1|X) = (10/2) ln(2 pi e beta^2) = -38.793788 (PAPER.md §7.10).
+    // Layer 1 is exact given X: h(T_1|X) = (10/2) ln(2 pi e beta^2) = -38.793788 (docs/method.md#layer-1).
     EXPECT_NEAR(num(layers[1], "h_T_given_X_nats"), -38.793788, 1e-5);
     // DPI up to the errors and the plug-in bias of h(T_2|X) from 20 samples per input
-    // (PAPER.md 5(b): the estimates may exceed it by ~0.1 nats).
+    // (docs/method.md#plug-in-bias: the estimates may exceed it by ~0.1 nats).
     const double se = std::hypot(num(layers[1], "I_XT_stderr_nats"), num(layers[2], "I_XT_stderr_nats"));
     EXPECT_GE(num(layers[1], "I_XT_nats"), num(layers[2], "I_XT_nats") - 4 * se - 0.15) << "epoch " << epoch;
   }

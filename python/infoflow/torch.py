@@ -8,7 +8,7 @@ Three added lines log the information flow of a training script::
     ...
     print(tracker.measure(x_val, y_val))           # once per epoch: {name: LayerInformation}
 
-The estimator is the sample propagation of Goldfeld et al. (ICML 2019, PAPER.md §3): for
+The estimator is the sample propagation of Goldfeld et al. (ICML 2019; docs/method.md#sample-propagation): for
 each input, K noisy forward passes give K samples of a layer's representation S before
 its noise; T = S + beta Z; I(X; T) = h(T) - h(T|X) from those samples
 (:func:`infoflow.sample_information`). Every number comes from the compiled library.

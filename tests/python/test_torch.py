@@ -1,6 +1,6 @@
 """infoflow.sample_information and infoflow.torch: GaussianNoise, InformationTracker.
 
-Oracles: separated and clustered representations (PAPER.md §7.3, §7.13), agreement of the
+Oracles: separated and clustered representations (oracles 3 and 13, docs/method.md#test-oracles), agreement of the
 tracker on a torch network with infoflow.mutual_information on the same weights, and the
 bookkeeping a training script relies on (names, modes, reproducibility, errors).
 """
@@ -18,14 +18,14 @@ from infoflow.torch import GaussianNoise, InformationTracker  # noqa: E402
 
 
 def test_sample_information_separated_and_clustered():
-    # 50 inputs at distinct points 1 apart, beta 0.01: I(X;T) = ln 50 (PAPER.md §7.3).
+    # 50 inputs at distinct points 1 apart, beta 0.01: I(X;T) = ln 50 (oracle 3, docs/method.md#test-oracles).
     m, k = 50, 4
     pts = np.stack([np.arange(m, dtype=float), np.zeros(m)], axis=1)
     s = np.repeat(pts[:, None, :], k, axis=1)  # (m, K, d): every pass the same S
     r = infoflow.sample_information(s, 0.01, seed=1)
     assert r.width == 2
     assert abs(r.I_XT - math.log(m)) < 4 * r.I_XT_stderr + 1e-3
-    # Two tight clusters of 30 and 20 inputs: I -> H(cluster) (PAPER.md §7.13); with labels
+    # Two tight clusters of 30 and 20 inputs: I -> H(cluster) (oracle 13, docs/method.md#test-oracles); with labels
     # equal to the cluster, I(Y;T) is the same value.
     pts = np.zeros((m, 2))
     pts[30:, 0] = 1.0
