@@ -177,7 +177,7 @@ int run_demo(const EntropyArgs& base) {
   std::printf("1. binary input (+-1) over Gaussian noise, sigma = 1 (0 dB):\n");
   std::printf("   I = h(g) - h(noise) = %.6f +- %.6f nats; exact 0.336831 -> %.1f standard errors off\n",
               mi, r.stderr_nats, std::abs(mi - exact) / r.stderr_nats);
-  std::printf("   pairwise bounds on I: [%.5f, %.5f] (PAPER.md: [0.21907, 0.56622])\n",
+  std::printf("   pairwise bounds on I: [%.5f, %.5f] (docs/method.md#pairwise-bounds: [0.21907, 0.56622])\n",
               r.bhattacharyya_lower_nats - gaussian_entropy(1, 1.0),
               r.kl_upper_nats - gaussian_entropy(1, 1.0));
   // 2. The dense benchmark workload: n = 20000 centres tanh(2 N(0,1)) in d = 10.

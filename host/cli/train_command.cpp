@@ -60,7 +60,7 @@ Data load_data(const TrainArgs& a) {
   if (a.preset == "szt") {
     d.all = szt_dataset();
     d.is_test = szt_test_mask();
-    d.source = "built-in SZT 12-bit task, official 3277/819 split (PAPER.md 5(b))";
+    d.source = "built-in SZT 12-bit task, official 3277/819 split (docs/method.md#the-szt-task)";
   } else {
     const io::Matrix x = io::read_matrix(a.inputs);
     d.all.inputs = x.values, d.all.rows = x.rows, d.all.cols = x.cols;
