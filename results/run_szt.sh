@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The SZT experiments of results/README.md (docs/method.md#the-szt-task), as run for the
 # committed results: the paper's training settings (Adam, lr 4e-4, batch 256, 10,000 epochs, the
-# official split, 85 log-spaced checkpoints), estimation sizes chosen to fit about an
+# official split, 84 log-spaced checkpoints), estimation sizes chosen to fit about an
 # hour of CPU on 2 cores. Usage: results/run_szt.sh [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
