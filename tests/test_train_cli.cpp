@@ -111,6 +111,7 @@ TEST_F(TrainCli, MetricsHaveTheDocumentedColumnsAndSaneValues) {
   EXPECT_EQ(run_json["data"]["train"], 3277);
   EXPECT_FALSE(run_json["commit"].get<std::string>().empty());
   EXPECT_FALSE(fs::exists(out / "metrics.csv.partial"));
+  EXPECT_TRUE(fs::exists(out / ".infoflow-run"));
   for (int e : {1, 5, 30}) {
     char name[64];
     std::snprintf(name, sizeof name, "epoch_%05d.safetensors", e);
@@ -188,20 +189,22 @@ TEST_F(TrainCli, CustomDataAndLinearActivation) {
   EXPECT_EQ(j["network"]["activation"], "linear");
 }
 
-TEST_F(TrainCli, InterruptLeavesOnlyPartialFiles) {
+TEST_F(TrainCli, InterruptLeavesNoRun) {
   const fs::path out = dir_ / "int";
-  // SIGINT after 2 s of a run that would take minutes: it stops at the next epoch.
+  // SIGINT after 2 s of a run that would take minutes: it stops at the next epoch and
+  // removes its staging directory; --out never existed, so it still does not.
   const std::string cmd = "timeout --preserve-status -s INT 2 " + std::string(INFOFLOW_CLI_PATH) +
                           " train --preset szt --epochs 100000 --no-estimate --track log:2 --out " + out.string() +
                           " >/dev/null 2>" + (dir_ / "err").string();
   const int status = std::system(cmd.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(dir_ / "err");
   EXPECT_NE(slurp(dir_ / "err").find("interrupted after epoch"), std::string::npos) << slurp(dir_ / "err");
-  EXPECT_FALSE(fs::exists(out / "metrics.csv"));
-  EXPECT_FALSE(fs::exists(out / "run.json"));
-  EXPECT_TRUE(fs::exists(out / "metrics.csv.partial"));
-  // A new run refuses the directory of the interrupted one unless told.
-  expect_error("train --preset szt --epochs 1 --out " + out.string(), "--force");
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find("infoflow-staging"), std::string::npos) << e.path();
+  }
+  // Nothing was left that a new run must be told to replace.
+  EXPECT_EQ(run("train --preset szt --epochs 1 --no-estimate --out " + out.string()).code, 0);
 }
 
 TEST_F(TrainCli, BadOptionsAreRefused) {

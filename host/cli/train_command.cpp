@@ -1,8 +1,8 @@
 // `infoflow train`: trains a noisy fully connected network and, at chosen epochs, measures
 // every noisy layer: I(X;T_l) and I(Y;T_l) by sample propagation, the binning estimate
 // H(Bin(S_l)) and the cluster entropy of the noise-free representation S_l, with loss
-// and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints; files
-// being written carry a .partial suffix until the run completes.
+// and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints, through a
+// staging directory that replaces DIR only when the run completes (cli/run_dir.hpp).
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/progress.hpp"
+#include "cli/run_dir.hpp"
 #include "infoflow/train.hpp"
 #include "io/matrix_file.hpp"
 #include "rng/philox_normal.hpp"
@@ -46,7 +47,36 @@ struct TrainArgs {
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
+// The first Ctrl-C (or SIGTERM) stops at the end of the epoch and cleans up; a second one
+// exits at once, leaving the staging directory for the next run into D to remove.
+extern "C" void on_interrupt(int sig) {
+  if (g_interrupted) {
+    static const char msg[] = "\ninfoflow: interrupted again; stopped at once (the previous run in --out is untouched)\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::_exit(128 + sig);
+  }
+  g_interrupted = sig;
+}
+
+void handle_interrupts(bool on) {
+  struct sigaction sa {};
+  sa.sa_handler = on ? on_interrupt : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Beyond this a weight or a loss is a blow-up, not a trained network: products of such
+// weights overflow float64 a few layers on.
+constexpr double kBlowUp = 1e100;
+
+bool sane_network(const Network& net) {
+  for (const DenseLayer& l : net.layers) {
+    for (double w : l.weight) if (!(std::abs(w) <= kBlowUp)) return false;
+    for (double b : l.bias) if (!(std::abs(b) <= kBlowUp)) return false;
+  }
+  return true;
+}
 
 // The data: the built-in SZT task with its official split, or files with a seeded split.
 struct Data {
@@ -158,37 +188,15 @@ void validate(const TrainArgs& a) {
   parse_backend(a.backend);
 }
 
-// Refuses to mix a new run into an old one's files.
-void prepare_out_dir(const TrainArgs& a) {
-  const fs::path dir(a.out);
-  if (fs::exists(dir) && !fs::is_directory(dir)) throw InvalidArgument("--out " + a.out + " exists and is not a directory");
-  for (const char* f : {"metrics.csv", "run.json", "metrics.csv.partial"}) {
-    if (fs::exists(dir / f) && !a.force) {
-      throw InvalidArgument("--out " + a.out + " already holds a run (" + f + "); choose another directory or pass --force");
-    }
-  }
-  std::error_code ec;
-  fs::create_directories(dir / "checkpoints", ec);
-  if (!ec) fs::create_directories(dir / "representations", ec);
-  if (ec) throw IoError(a.out + ": cannot create the output directory (" + ec.message() + ")");
-  if (a.force) {
-    for (const char* sub : {"checkpoints", "representations", "figures"}) {
-      if (!fs::exists(dir / sub)) continue;
-      for (const auto& e : fs::directory_iterator(dir / sub)) fs::remove(e.path());
-    }
-  }
-}
-
 std::ofstream open_out(const fs::path& p) {
   std::ofstream f(p);
   if (!f) throw IoError(p.string() + ": cannot open for writing");
   return f;
 }
 
-void commit(const fs::path& partial, const fs::path& final_path) {
-  std::error_code ec;
-  fs::rename(partial, final_path, ec);
-  if (ec) throw IoError(final_path.string() + ": cannot rename from " + partial.string() + " (" + ec.message() + ")");
+std::string checkpoint_name(std::size_t epoch) {
+  const std::string e = std::to_string(epoch);
+  return "epoch_" + std::string(5 - std::min<std::size_t>(5, e.size()), '0') + e + ".safetensors";
 }
 
 std::string cpu_model() {
@@ -224,8 +232,14 @@ int run_train(const TrainArgs& a) {
   const std::vector<std::size_t> widths = widths_for(a, data);
   const std::vector<std::size_t> schedule = schedule_for(a);
   const std::set<std::size_t> tracked(schedule.begin(), schedule.end());
-  prepare_out_dir(a);
-  const fs::path dir(a.out);
+  RunTransaction tx(a.out, a.force);
+  const fs::path dir = tx.staging();
+  handle_interrupts(true);
+  for (const char* sub : {"checkpoints", "representations"}) {
+    std::error_code ec;
+    fs::create_directory(dir / sub, ec);
+    if (ec) throw IoError((dir / sub).string() + ": cannot create (" + ec.message() + ")");
+  }
 
   TrainOptions to;
   to.beta = a.beta, to.optimizer = parse_optimizer(a.optimizer), to.learning_rate = a.lr;
@@ -253,21 +267,24 @@ int run_train(const TrainArgs& a) {
   io::write_npy((dir / "labels.npy").string(), {labels_f.data(), labels_f.size(), 1});
   io::write_npy((dir / "test_mask.npy").string(), {mask_f.data(), mask_f.size(), 1});
 
-  const fs::path metrics_partial = dir / "metrics.csv.partial", history_partial = dir / "history.csv.partial";
-  std::ofstream metrics = open_out(metrics_partial), history = open_out(history_partial);
+  // Plain names: the whole staging directory is what becomes visible, and only when done.
+  std::ofstream metrics = open_out(dir / "metrics.csv"), history = open_out(dir / "history.csv");
   metrics << "epoch,layer,width,I_XT_nats,I_XT_stderr_nats,I_YT_nats,I_YT_stderr_nats,h_T_nats,h_T_given_X_nats,"
              "H_bin_nats,H_cluster_nats,clusters,class_distance_ratio,train_loss,test_loss,train_acc,test_acc\n";
   history << "epoch,noisy_batch_loss,train_loss,test_loss,train_acc,test_acc\n";
   metrics.precision(9), history.precision(9);
 
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
   ProgressLine progress("train");
   const bool tty = isatty(STDERR_FILENO) == 1;
   Timer total;
   double train_s = 0, track_s = 0;
   std::size_t tracks_done = 0;
-  Evaluation last_train, last_test;
+  Evaluation last_train, last_test, good_train, good_test;
+  // A network whose loss or weights stopped being finite is no result: training stops and
+  // the run keeps the last network that was, as a checkpoint.
+  Network last_good = trainer.network();
+  std::size_t last_good_epoch = 0;
+  std::string diverged;
   const auto E = static_cast<std::size_t>(a.epochs);
   const MatrixView<double> all = data.all.view();
   const Span<const std::int64_t> all_labels{data.all.labels.data(), data.all.labels.size()};
@@ -277,15 +294,21 @@ int run_train(const TrainArgs& a) {
     const Network& net = trainer.network();
     last_train = evaluate(net, data.train.view(), {data.train.labels.data(), data.train.rows});
     last_test = evaluate(net, data.test.view(), {data.test.labels.data(), data.test.rows});
+    if (!(std::abs(noisy_loss) <= kBlowUp) || !(std::abs(last_train.loss) <= kBlowUp) || !sane_network(net)) {
+      char why[200];
+      std::snprintf(why, sizeof why, "training diverged at epoch %zu (noisy batch loss %g, train loss %g%s)", epoch,
+                    noisy_loss, last_train.loss, sane_network(net) ? "" : ", weights non-finite or above 1e100");
+      diverged = why;
+      break;
+    }
+    last_good = net, last_good_epoch = epoch, good_train = last_train, good_test = last_test;
     history << epoch << ',' << noisy_loss << ',' << last_train.loss << ',' << last_test.loss << ','
             << last_train.accuracy << ',' << last_test.accuracy << '\n';
     train_s += t.seconds();
     if (tracked.count(epoch)) {
       Timer tt;
-      const std::string name = "epoch_" + std::string(5 - std::min<std::size_t>(5, std::to_string(epoch).size()), '0') +
-                               std::to_string(epoch) + ".safetensors";
-      save_network((dir / "checkpoints" / (name + ".partial")).string(), net, "F64");
-      commit(dir / "checkpoints" / (name + ".partial"), dir / "checkpoints" / name);
+      const std::string name = checkpoint_name(epoch);
+      save_network((dir / "checkpoints" / name).string(), net, "F64");
       MutualInformationResult mi;
       if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mo);
       const auto reps = representations(net, all);
@@ -330,16 +353,20 @@ int run_train(const TrainArgs& a) {
     progress.update(total.seconds() / (total.seconds() + left), detail);
   }
   progress.finish();
-  metrics.close(), history.close();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  handle_interrupts(false);
   if (g_interrupted) {
-    std::fprintf(stderr, "infoflow: interrupted after epoch %zu; the partial results are in %s and %s\n",
-                 trainer.epochs_done(), metrics_partial.c_str(), history_partial.c_str());
-    return 130;
+    // The staging directory goes with tx; --out keeps what it held before.
+    std::fprintf(stderr, "infoflow: interrupted after epoch %zu; nothing was written to %s (it is as before the run)\n",
+                 trainer.epochs_done(), a.out.c_str());
+    return 128 + g_interrupted;
   }
-  commit(metrics_partial, dir / "metrics.csv");
-  commit(history_partial, dir / "history.csv");
+  if (!diverged.empty() && !tracked.count(last_good_epoch)) {  // epoch 0: the initial network
+    save_network((dir / "checkpoints" / checkpoint_name(last_good_epoch)).string(), last_good, "F64");
+  }
+  metrics.close(), history.close();
+  if (!metrics || !history) throw IoError(tx.staging().string() + ": writing metrics.csv or history.csv failed");
+  const std::size_t final_epoch = diverged.empty() ? E : last_good_epoch;
+  if (!diverged.empty()) last_train = good_train, last_test = good_test;
 
   nlohmann::json run = {
       {"infoflow_version", std::string(version())},
@@ -362,16 +389,23 @@ int run_train(const TrainArgs& a) {
                       {"bin_size", bin}, {"cluster_radius", radius},
                       {"cluster_measure", "entropy of single-linkage clusters of the noise-free S_l at distance < cluster_radius"},
                       {"class_distance_ratio", "mean same-class / mean different-class distance of the noise-free S_l"}}},
-      {"final", {{"epoch", E}, {"train_loss", last_train.loss}, {"test_loss", number_or_null(last_test.loss)},
-                 {"train_acc", last_train.accuracy}, {"test_acc", number_or_null(last_test.accuracy)}}},
+      {"final", {{"epoch", final_epoch}, {"train_loss", number_or_null(last_train.loss)}, {"test_loss", number_or_null(last_test.loss)},
+                 {"train_acc", number_or_null(last_train.accuracy)}, {"test_acc", number_or_null(last_test.accuracy)}}},
+      {"stopped", diverged.empty() ? nlohmann::json(nullptr) : nlohmann::json(diverged)},
       {"seconds", {{"training", train_s}, {"tracking", track_s}, {"total", total.seconds()}}},
   };
   {
-    std::ofstream f = open_out(dir / "run.json.partial");
+    std::ofstream f = open_out(dir / "run.json");
     f << run.dump(2) << '\n';
-    if (!f) throw IoError((dir / "run.json.partial").string() + ": write failed");
+    if (!f) throw IoError((dir / "run.json").string() + ": write failed");
   }
-  commit(dir / "run.json.partial", dir / "run.json");
+  tx.commit();
+  if (!diverged.empty()) {
+    std::fprintf(stderr, "infoflow: error: %s; training stopped. %s holds the run up to epoch %zu, with that network in checkpoints/%s%s\n",
+                 diverged.c_str(), a.out.c_str(), last_good_epoch, checkpoint_name(last_good_epoch).c_str(),
+                 last_good_epoch == 0 ? " (the initial network: the first epoch diverged; lower --lr)" : "");
+    return 1;
+  }
   std::printf("trained %zu epochs in %s (+ %s measuring %zu checkpoints): train acc %.4f, test acc %.4f\n", E,
               fmt_time(train_s).c_str(), fmt_time(track_s).c_str(), schedule.size(), last_train.accuracy,
               last_test.accuracy);
