@@ -3,6 +3,7 @@
 // with the control variate (|z|^2 - d)/2 (mean 0) subtracted: -log g(y) contains
 // -log N(y; c, sigma^2) = const + |z|^2/2, whose chi^2 spread is most of the variance.
 #include "entropy_mc.hpp"
+#include "checked.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -125,13 +126,19 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   }
   std::vector<std::size_t> qo(count + 1, 0);  // query offsets per segment
   double pairs_total = 0;
+  const char* what = "Monte Carlo draws (draws per centre x centres)";
   for (std::size_t s = 0; s < count; ++s) {
     const std::size_t n_s = co[s + 1] - co[s];
-    const std::size_t q_s = plan.per_mixture > 0 ? plan.per_mixture : plan.per_center * n_s;
-    qo[s + 1] = qo[s] + q_s;
+    const std::size_t q_s = plan.per_mixture > 0 ? plan.per_mixture : checked_mul(plan.per_center, n_s, what);
+    qo[s + 1] = checked_add(qo[s], q_s, what);
     pairs_total += static_cast<double>(q_s) * n_s;
   }
   const std::size_t total = qo[count];
+  // Query rows index the Philox stream, and the terms of the mutual-information estimator
+  // own 2^40 rows each (sp_estimator.cpp): more draws would reuse another term's noise.
+  if (total > kMaxDraws) {
+    throw InvalidArgument(std::string(what) + ": " + std::to_string(total) + " is more than the 2^40 one estimate may use");
+  }
   // Across ranks: chunk c goes to rank c mod P, with at least ~8 chunks per rank (block-
   // cyclic, so pruning's uneven rows even out). One process keeps its large chunks.
   const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;

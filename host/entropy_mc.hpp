@@ -12,6 +12,9 @@
 namespace infoflow::detail {
 
 // How the queries of each mixture are drawn. Exactly one of the two is non-zero.
+// The most Monte Carlo draws one estimate may make (see entropy_mc_segmented).
+inline constexpr std::size_t kMaxDraws = std::size_t{1} << 40;
+
 struct QueryPlan {
   std::size_t per_center = 0;   // J draws c_i + sigma z for every centre (stratified)
   std::size_t per_mixture = 0;  // Q draws from the mixture: random centre + noise

@@ -170,6 +170,14 @@ Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
       log_sum_exp_gaussian(queries, centers, weights, 1 / (2 * sigma * sigma), out, opt);
   const double log_norm = 0.5 * centers.cols * std::log(2 * M_PI * sigma * sigma);
   for (double& v : out) v -= log_norm;
+  // The true value of a far query can lie below -1.8e308; -inf would be no answer.
+  for (std::size_t i = 0; i < out.size; ++i) {
+    if (!std::isfinite(out[i])) {
+      throw InvalidArgument("the log-density at query row " + std::to_string(i) + " is " +
+                            (std::isnan(out[i]) ? std::string("undefined (NaN)") : "below -1.8e308, outside float64") +
+                            ": the query is too far from every centre for sigma " + std::to_string(sigma));
+    }
+  }
   return b;
 }
 

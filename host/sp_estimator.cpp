@@ -7,7 +7,9 @@
 #include <map>
 #include <string>
 
+#include "checked.hpp"
 #include "entropy_mc.hpp"
+#include "memory.hpp"
 #include "infoflow/network.hpp"
 #include "nn/forward.hpp"
 
@@ -19,6 +21,7 @@ constexpr std::size_t kMaxMcQueries = std::size_t{1} << 24;  // target_stderr st
 
 struct Estimate {
   double value = 0, stderr = 0;
+  bool target_met = true;  // false: stopped at kMaxMcQueries above target_stderr
 };
 
 // Everything one layer's terms share: its samples and the estimator settings.
@@ -51,7 +54,9 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
   for (std::size_t seg = 0; seg + 1 < co.size(); ++seg) {
     double total = 0;
     for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) total += (w[i] = job.input_weight(rows[i] / job.K));
-    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] /= total;
+    // A mixture of inputs that all have weight 0 enters with a_s = 0; its own weights only
+    // need to be valid (0/0 would make the whole sum NaN).
+    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] = total > 0 ? w[i] / total : 1.0 / (co[seg + 1] - co[seg]);
   }
   plan.weighted_selection = !job.opt.input_weights.empty();
   plan.control_variate = job.opt.control_variate;
@@ -66,6 +71,7 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
     double var = 0;
     std::size_t used = 0;
     for (std::size_t i = 0; i < est.size(); ++i) {
+      if (a[i] == 0) continue;  // contributes 0, whatever its estimate
       e.value += a[i] * est[i].entropy;
       var += std::isnan(est[i].stderr) ? 0.0 : a[i] * a[i] * est[i].stderr * est[i].stderr;
       used += est[i].queries;
@@ -73,7 +79,11 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
     e.stderr = std::sqrt(var);
     if (queries != nullptr) *queries = used;
     const bool grow = job.opt.target_stderr > 0 && e.stderr > job.opt.target_stderr;
-    if (!grow || used >= kMaxMcQueries) return e;
+    if (!grow) return e;
+    if (used >= kMaxMcQueries) {
+      e.target_met = false;
+      return e;
+    }
     (plan.per_mixture ? plan.per_mixture : plan.per_center) *= 2;
   }
 }
@@ -143,10 +153,12 @@ LayerInformation layer_information(const LayerJob& job, const std::map<std::int6
   info.h_T_given_X_nats = hx.value, info.h_T_given_X_stderr_nats = hx.stderr;
   info.I_XT_nats = h.value - hx.value;
   info.I_XT_stderr_nats = std::hypot(h.stderr, hx.stderr);
+  info.target_stderr_met = h.target_met && hx.target_met;
   if (!classes.empty()) {
     const Estimate hy = entropy_given_y(job, classes);
     info.I_YT_nats = h.value - hy.value;
     info.I_YT_stderr_nats = std::hypot(h.stderr, hy.stderr);
+    info.target_stderr_met = info.target_stderr_met && hy.target_met;
   }
   return info;
 }
@@ -189,14 +201,39 @@ void validate(const Network& net, MatrixView<double> inputs, Span<const std::int
   }
 }
 
+// An estimate outside float64 (samples too far apart in units of beta) is refused.
+void check_finite_information(const LayerInformation& l, bool with_labels) {
+  for (const double v : {l.h_T_nats, l.h_T_given_X_nats, l.I_XT_nats}) {
+    if (!std::isfinite(v)) {
+      throw InvalidArgument("layer " + std::to_string(l.layer) + ": the estimate is not a finite number (" +
+                            std::to_string(v) + "): the samples' distances in units of beta are outside float64");
+    }
+  }
+  if (with_labels && !std::isfinite(l.I_YT_nats)) {
+    throw InvalidArgument("layer " + std::to_string(l.layer) + ": I(Y;T) is not a finite number (" +
+                          std::to_string(l.I_YT_nats) + ")");
+  }
+}
+
 }  // namespace
 
 MutualInformationResult mutual_information(const Network& net, MatrixView<double> inputs,
                                            Span<const std::int64_t> labels,
                                            const MutualInformationOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::size_t L = net.layers.size(), noisy = opt.noisy_last_layer ? L : L - 1;
+  const std::size_t L = net.layers.size(), noisy = opt.noisy_last_layer || L == 0 ? L : L - 1;
   validate(net, inputs, labels, opt, noisy);
+  if (noisy == 0) {
+    throw InvalidArgument("the network has no noisy layer: its only layer is the output (affine logits without noise); "
+                          "add noise to it with --noisy-last-layer (Python: noisy_last_layer=True)");
+  }
+  // Every layer's (m K) x width samples are held at once (detail::propagate).
+  std::size_t widths = 0;
+  for (const auto& l : net.layers) widths = detail::checked_add(widths, l.out, "network widths");
+  const std::size_t samples_bytes = detail::checked_product(
+      {inputs.rows, opt.samples_per_input, widths, sizeof(double)}, "noisy-pass samples (inputs x samples per input x widths)");
+  detail::require_memory(static_cast<double>(samples_bytes), "the noisy-pass samples (" + std::to_string(inputs.rows) +
+                                                                 " inputs x " + std::to_string(opt.samples_per_input) + " passes)");
   MutualInformationResult res;
   res.n_inputs = inputs.rows, res.samples_per_input = opt.samples_per_input, res.beta = opt.beta;
   res.backend = resolve_backend(opt.compute.backend);
@@ -212,6 +249,7 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
     const LayerJob job{samples[l - 1].data(), inputs.rows, opt.samples_per_input, net.layers[l - 1].out, l, l == 1,
                        opt, res.backend};
     res.layers.push_back(layer_information(job, classes));
+    check_finite_information(res.layers.back(), !labels.empty());
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
@@ -225,11 +263,14 @@ LayerInformation sample_information(MatrixView<double> samples, std::size_t K, S
                           std::to_string(K) + " samples per input");
   }
   const std::size_t m = samples.rows / K;
+
   MutualInformationOptions o = opt;
   o.samples_per_input = K;
   validate_options({samples.data, m, samples.cols}, labels, o);
   const LayerJob job{samples.data, m, K, samples.cols, 0, false, o, resolve_backend(o.compute.backend)};
-  return layer_information(job, classes_of(labels));
+  LayerInformation info = layer_information(job, classes_of(labels));
+  check_finite_information(info, !labels.empty());
+  return info;
 }
 
 }  // namespace infoflow

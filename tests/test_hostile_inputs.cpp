@@ -111,7 +111,7 @@ TEST_F(Hostile, TrainRefusesAForeignDirectoryBeforeWritingAnything) {
   const std::string f = file("plain", "x");
   expect_error(train_args(f, 1, 2), "is not a directory");
   EXPECT_EQ(slurp(f), "x");
-  expect_error("train --preset szt --out ''", "--out is empty");
+  expect_error("train --preset szt --out ''", "--out: empty value");
 }
 
 TEST_F(Hostile, TrainRefusesAnExistingRunWithoutForce) {

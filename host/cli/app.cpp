@@ -5,7 +5,11 @@
 #include <exception>
 #include <string>
 
+#include <algorithm>
+#include <vector>
+
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "infoflow/infoflow.hpp"
 #include "mpi/mpi_session.hpp"
 
@@ -29,6 +33,74 @@ int fail(int code, const std::string& message, bool symmetric = false) {
   return s.agree(code, message);
 }
 
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'X'?)" for the nearest name, when it is near enough to be a typo.
+std::string suggestion(const std::string& typed, const std::vector<std::string>& names) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, typed.size() / 3) + 1;
+  for (const std::string& n : names) {
+    const std::size_t d = edit_distance(typed, n);
+    if (d < best_d) best = n, best_d = d;
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+// CLI11 reports a misspelt command as "A subcommand is required" and a misspelt option
+// as whichever required option is missing; this names what was typed instead.
+std::string unknown_name(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(c->get_name());
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string t = argv[i];
+    if (t == "--help" || t == "-h" || t == "--version") return "";
+    if (t.empty() || t[0] != '-') break;
+    return "unknown option '" + t + "' before the command" + suggestion(t, {"--help", "--version"});
+  }
+  if (i == argc) return "";
+  const std::string name = argv[i];
+  CLI::App* sub = nullptr;
+  for (CLI::App* c : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (c->get_name() == name) sub = c;
+  }
+  if (sub == nullptr) {
+    std::string all;
+    for (const auto& c : commands) all += (all.empty() ? "" : ", ") + c;
+    return "unknown command '" + name + "'" + suggestion(name, commands) + "; the commands are " + all;
+  }
+  std::vector<std::string> options{"--help"};
+  for (const CLI::Option* o : sub->get_options()) {
+    for (const std::string& l : o->get_lnames()) options.push_back("--" + l);
+  }
+  for (++i; i < argc; ++i) {
+    const std::string t = argv[i];
+    if (t == "--") break;
+    if (t.rfind("--", 0) != 0) continue;
+    const std::string opt = t.substr(0, t.find('='));
+    const CLI::Option* o = sub->get_option_no_throw(opt);
+    if (o == nullptr && opt != "--help") {
+      return "unknown option '" + opt + "' for 'infoflow " + name + "'" + suggestion(opt, options) +
+             "; see 'infoflow " + name + " --help'";
+    }
+    if (o != nullptr && o->get_expected_min() > 0 && t.find('=') == std::string::npos) ++i;  // its value
+  }
+  return "";
+}
+
 }  // namespace
 
 MpiSession& session() { return *g_session; }
@@ -46,8 +118,16 @@ int run(int argc, char** argv) {
   const Command commands[] = {add_entropy_command(app), add_log_density_command(app),
                               add_mi_command(app),      add_train_command(app, argc, argv),
                               add_plot_command(app),    add_demo_command(app)};
+  if (const std::string unknown = unknown_name(app, argc, argv); !unknown.empty()) {
+    return fail(2, unknown + "\nRun 'infoflow --help' for usage.");
+  }
   try {
     app.parse(argc, argv);
+    for (const auto& c : commands) {
+      if (c.app->parsed()) refuse_empty_values(*c.app);
+    }
+  } catch (const InvalidArgument& e) {
+    return fail(2, e.what());
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return mpi.rank() == 0 ? app.exit(e) : 0;  // --help, --version
     return fail(2, std::string(e.what()) + "\nRun 'infoflow --help' for usage.");

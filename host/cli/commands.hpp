@@ -20,7 +20,7 @@ struct Command {
 
 // `infoflow entropy`: entropy of the Gaussian mixture centred on a file's rows.
 Command add_entropy_command(CLI::App& app);
-// `infoflow log-density`: log g(y) at each query row, to a .npy file.
+// `infoflow log-density`: log g(y) at each query row, to a .npy (shape (m,)) or .csv file.
 Command add_log_density_command(CLI::App& app);
 // `infoflow mi`: I(X;T_l) and I(Y;T_l) of a model's noisy layers.
 Command add_mi_command(CLI::App& app);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -29,8 +30,33 @@ inline void note_fallback(Backend requested, Backend ran) {
 // library checks it again on entry.
 void add_tolerance_option(CLI::App* sub, double& tolerance);
 void check_tolerance_option(double tolerance);
-// --threads: 0 (all cores) to kMaxThreads, checked before any file is read.
+// --threads: 0 (all cores) to kMaxThreads, checked when parsed.
+void add_threads_option(CLI::App* sub, int& threads);
 void check_threads_option(int threads);
+// --seed: 0 to 2^64 - 1.
+void add_seed_option(CLI::App* sub, std::uint64_t& seed, const std::string& description);
+
+// Strict numeric options. CLI11 2.1 clamps an unsigned value past its type's range
+// (--seed 2^64 became 2^64 - 1), reads an empty string as 0 and lets a negative count
+// wrap through a cast; these parse the whole string themselves and refuse, naming the
+// option and the value, anything that is not a number inside [min, max]. An option that
+// is not given keeps its default: a given 0 is checked like any other value.
+inline constexpr std::uint64_t kMaxCount = ~std::uint64_t{0};  // the products of counts are checked where used
+CLI::Option* add_count_option(CLI::App* sub, const std::string& name, std::uint64_t& target, std::uint64_t min,
+                              std::uint64_t max, const std::string& description);
+CLI::Option* add_int_option(CLI::App* sub, const std::string& name, int& target, int min, int max,
+                            const std::string& description);
+// A finite float64 in [min, max], or (min_exclusive) in (min, max].
+CLI::Option* add_real_option(CLI::App* sub, const std::string& name, double& target, double min, double max,
+                             bool min_exclusive, const std::string& description,
+                             bool max_exclusive = false);
+// The same rules as the options, for the library's and tests' use.
+std::uint64_t parse_count(const std::string& s, const std::string& name, std::uint64_t min, std::uint64_t max);
+double parse_real(const std::string& s, const std::string& name, double min, double max, bool min_exclusive,
+                  bool max_exclusive = false);
+// Refuses an option given an empty string ("--backend ''"), which would otherwise read as
+// its default or as 0.
+void refuse_empty_values(const CLI::App& sub);
 
 // "1,3,5" -> {1, 3, 5}: positive integers, comma-separated; `option` names the flag in errors.
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option);

@@ -1,6 +1,7 @@
 // `infoflow entropy` and `infoflow demo`.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -23,7 +24,7 @@ namespace {
 struct EntropyArgs {
   std::string input;
   double sigma = 0;
-  long long samples_per_center = 1;
+  std::uint64_t samples_per_center = 1;
   std::uint64_t seed = 0;
   std::string backend = "auto";
   bool bounds = false;
@@ -76,10 +77,6 @@ void print_text(const EntropyResult& r, const EntropyArgs& a) {
 }
 
 EntropyOptions options_from(const EntropyArgs& a, ProgressLine& progress) {
-  if (a.samples_per_center < 1) {
-    throw InvalidArgument("--samples-per-center must be >= 1, got " +
-                          std::to_string(a.samples_per_center));
-  }
   check_threads_option(a.threads);
   check_tolerance_option(a.tolerance);
   EntropyOptions o;
@@ -199,10 +196,9 @@ int run_demo(const EntropyArgs& base) {
 }
 
 void add_compute_options(CLI::App* sub, EntropyArgs& a) {
-  sub->add_option("--seed", a.seed, "Philox seed: same seed, same draws on every backend")
-      ->capture_default_str();
+  add_seed_option(sub, a.seed, "Philox seed: same seed, same draws on every backend");
   sub->add_option("--backend", a.backend, "auto | cpu | cuda | reference")->capture_default_str();
-  sub->add_option("--threads", a.threads, "cpu threads (0 = all cores)")->capture_default_str();
+  add_threads_option(sub, a.threads);
 }
 
 }  // namespace
@@ -213,11 +209,12 @@ Command add_entropy_command(CLI::App& app) {
       "entropy", "Differential entropy (nats) of the mixture (1/n) sum_i N(s_i, sigma^2 I)");
   sub->add_option("--input", args->input, "centres: .npy (float32/float64, n x d or n) or .csv")
       ->required();
-  sub->add_option("--sigma", args->sigma, "standard deviation of each component (> 0)")
+  add_real_option(sub, "--sigma", args->sigma, 0, std::numeric_limits<double>::max(), true,
+                  "standard deviation of each component (> 0)")
       ->required();
-  sub->add_option("--samples-per-center", args->samples_per_center,
-                  "Monte Carlo draws per centre")
-      ->capture_default_str();
+  add_count_option(sub, "--samples-per-center", args->samples_per_center, 1,
+                   std::numeric_limits<std::uint64_t>::max(),
+                   "Monte Carlo draws per centre (>= 1; n times this must fit in memory)");
   add_compute_options(sub, *args);
   add_tolerance_option(sub, args->tolerance);
   sub->add_flag("--bounds", args->bounds, "also the Kolchinsky-Tracey pairwise bounds");

@@ -1,9 +1,10 @@
-// `infoflow log-density`: log g(y) of the mixture at each query row, written to a .npy
-// file; the quantity scikit-learn's KernelDensity.score_samples computes.
+// `infoflow log-density`: log g(y) of the mixture at each query row, written to a .npy or
+// .csv file; the quantity scikit-learn's KernelDensity.score_samples computes.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli/progress.hpp"
 #include "infoflow/infoflow.hpp"
 #include "io/matrix_file.hpp"
+#include "io/output_file.hpp"
 
 namespace infoflow::cli {
 namespace {
@@ -32,6 +34,7 @@ int run_log_density(const LogDensityArgs& a) {
   }
   check_threads_option(a.threads);
   check_tolerance_option(a.tolerance);
+  io::check_output_path(a.output);  // before the work, not after it
   ProgressLine progress("log-density");
   const io::Matrix q = io::read_matrix(a.queries);
   const io::Matrix c = io::read_matrix(a.centers);
@@ -49,11 +52,7 @@ int run_log_density(const LogDensityArgs& a) {
   const Backend ran = log_density(q.view(), c.view(), {}, a.sigma, {out.data(), out.size()}, o);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress.finish();
-  // Written under a temporary name and renamed, so an interrupted run leaves no file
-  // that looks complete.
-  const std::string tmp = a.output + ".partial";
-  io::write_npy(tmp, {out.data(), out.size(), 1});
-  std::filesystem::rename(tmp, a.output);
+  io::write_output_file(a.output, io::encode_vector(a.output, out.data(), out.size()));
   double mean = 0;
   for (double v : out) mean += v / out.size();
   if (a.json) {
@@ -78,10 +77,15 @@ Command add_log_density_command(CLI::App& app) {
       "log-density", "log g(y) of the mixture (1/n) sum_j N(c_j, sigma^2 I) at each query row");
   sub->add_option("--queries", args->queries, "query rows (.npy or .csv, m x d)")->required();
   sub->add_option("--centers", args->centers, "centres (.npy or .csv, n x d)")->required();
-  sub->add_option("--sigma", args->sigma, "component standard deviation (> 0)")->required();
-  sub->add_option("--output", args->output, "output .npy, m float64 values")->required();
+  add_real_option(sub, "--sigma", args->sigma, 0, std::numeric_limits<double>::max(), true,
+                  "component standard deviation (> 0)")
+      ->required();
+  sub->add_option("--output", args->output,
+                  "output file: .npy holds the m float64 values, shape (m,); .csv one value per line. An existing "
+                  "file is replaced whole; a device or FIFO is written into")
+      ->required();
   sub->add_option("--backend", args->backend, "auto | cpu | cuda | reference")->capture_default_str();
-  sub->add_option("--threads", args->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  add_threads_option(sub, args->threads);
   add_tolerance_option(sub, args->tolerance);
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
   return {sub, [args] { return run_log_density(*args); }};

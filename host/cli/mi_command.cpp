@@ -1,6 +1,7 @@
 // `infoflow mi`: I(X; T_l) (and I(Y; T_l)) of every noisy layer of a safetensors model.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -19,7 +20,7 @@ namespace {
 struct MiArgs {
   std::string model, inputs, labels, input_weights, activation, layers = "all", backend = "auto";
   double beta = 0, target_stderr = 0, tolerance = ComputeOptions{}.tolerance;
-  long long samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
+  std::uint64_t samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
   int threads = 0;
   bool noisy_last = false, json = false, no_control_variate = false;
@@ -31,10 +32,6 @@ std::vector<std::size_t> parse_layers(const std::string& s) {
 }
 
 MutualInformationOptions options_from(const MiArgs& a) {
-  if (a.samples_per_input < 1) throw InvalidArgument("--samples-per-input must be >= 1");
-  if (a.mc_samples_per_center < 0 || a.mc_queries < 0) {
-    throw InvalidArgument("--mc-samples-per-center and --mc-queries must be >= 1");
-  }
   check_threads_option(a.threads);
   check_tolerance_option(a.tolerance);
   if (!(std::isfinite(a.beta) && a.beta > 0)) {
@@ -66,7 +63,8 @@ nlohmann::json to_json(const MutualInformationResult& r, bool with_labels) {
                         {"h_T_given_X_nats", l.h_T_given_X_nats},
                         {"I_XT_nats", l.I_XT_nats},
                         {"I_XT_stderr_nats", number_or_null(l.I_XT_stderr_nats)},
-                        {"mc_queries", l.mc_queries}};
+                        {"mc_queries", l.mc_queries},
+                        {"target_stderr_met", l.target_stderr_met}};
     if (with_labels) {
       j["I_YT_nats"] = number_or_null(l.I_YT_nats);
       j["I_YT_stderr_nats"] = number_or_null(l.I_YT_stderr_nats);
@@ -108,6 +106,13 @@ int run_mi(const MiArgs& a) {
   session().configure(opt.compute);
   const MutualInformationResult r = mutual_information(net, x.view(), {labels.data(), labels.size()}, opt);
   if (!session().is_root()) return 0;
+  for (const LayerInformation& l : r.layers) {
+    if (!l.target_stderr_met) {
+      std::fprintf(stderr, "infoflow: warning: layer %zu: --target-stderr %g not reached: the queries stopped at the cap "
+                   "of 2^24 per term (I(X;T) standard error %.3g); the JSON says target_stderr_met: false\n",
+                   l.layer, a.target_stderr, l.I_XT_stderr_nats);
+    }
+  }
   if (a.json) {
     std::printf("%s\n", to_json(r, !labels.empty()).dump().c_str());
   } else {
@@ -127,24 +132,25 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--labels", a->labels, "integer labels Y (.npy, one per input): adds I(Y;T)");
   sub->add_option("--input-weights", a->input_weights,
                   "probability of each input (.npy or .csv, summing to 1); default uniform");
-  sub->add_option("--beta", a->beta, "noise standard deviation of every noisy layer (> 0)")->required();
-  sub->add_option("--samples-per-input", a->samples_per_input, "K noisy passes per input")
-      ->capture_default_str();
-  auto* j = sub->add_option("--mc-samples-per-center", a->mc_samples_per_center,
-                            "J Monte Carlo draws per centre (the authors' scheme)");
-  auto* q = sub->add_option("--mc-queries", a->mc_queries,
-                            "Q Monte Carlo queries per unconditional entropy (default 8192)");
-  auto* e = sub->add_option("--target-stderr", a->target_stderr,
-                            "double the queries until every term's standard error is below E");
+  add_real_option(sub, "--beta", a->beta, 0, std::numeric_limits<double>::max(), true,
+                  "noise standard deviation of every noisy layer (> 0)")
+      ->required();
+  add_count_option(sub, "--samples-per-input", a->samples_per_input, 1, kMaxCount, "K noisy passes per input (>= 1)");
+  auto* j = add_count_option(sub, "--mc-samples-per-center", a->mc_samples_per_center, 1, kMaxCount,
+                             "J Monte Carlo draws per centre (>= 1; the authors' scheme)")->default_str("");
+  auto* q = add_count_option(sub, "--mc-queries", a->mc_queries, 1, kMaxCount,
+                             "Q Monte Carlo queries per unconditional entropy (>= 1; default 8192)")->default_str("");
+  auto* e = add_real_option(sub, "--target-stderr", a->target_stderr, 0, std::numeric_limits<double>::max(), true,
+                            "double the queries until every term's standard error is below E (> 0)")->default_str("");
   j->excludes(q)->excludes(e);
   q->excludes(e);
   sub->add_option("--layers", a->layers, "all, or 1-based layers: 1,3")->capture_default_str();
   sub->add_option("--activation", a->activation, "activation of every layer, overriding the file");
   sub->add_flag("--noisy-last-layer", a->noisy_last, "the last layer carries noise too");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator for every term");
-  sub->add_option("--seed", a->seed, "Philox seed")->capture_default_str();
+  add_seed_option(sub, a->seed, "Philox seed");
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
-  sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  add_threads_option(sub, a->threads);
   add_tolerance_option(sub, a->tolerance);
   sub->add_flag("--json", a->json, "print one JSON object instead of text");
   return {sub, [a] { return run_mi(*a); }};

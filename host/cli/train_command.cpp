@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -33,16 +34,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The schedule and history hold one entry per epoch at most; past this a typo, not a run.
+constexpr std::uint64_t kMaxEpochs = 1000000000;
+
 struct TrainArgs {
   std::string preset, inputs, labels, layers, activation = "tanh", optimizer = "adam", track = "log:100";
   std::string out, backend = "auto";
   double beta = 0.005, lr = 4e-4, momentum = 0, orthonormal_alpha = 1e-4, test_fraction = 0.2;
   double bin_size = 0, cluster_radius = 2, target_stderr = 0;
-  long long epochs = 10000, batch_size = 256, track_every = 0, samples_per_input = 100;
-  long long mc_queries = 0, mc_samples_per_center = 0;
+  std::uint64_t epochs = 10000, batch_size = 256, track_every = 0, samples_per_input = 100;
+  std::uint64_t mc_queries = 0, mc_samples_per_center = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool orthonormal = false, force = false, no_estimate = false, no_control_variate = false;
+  bool orthonormal = false, force = false, no_estimate = false, no_control_variate = false, test_fraction_given = false;
   std::vector<std::string> argv;
 };
 
@@ -172,15 +176,13 @@ void validate(const TrainArgs& a) {
                                            : "--preset cannot be combined with --inputs/--labels");
   }
   if (!a.preset.empty() && a.preset != "szt") throw InvalidArgument("unknown --preset '" + a.preset + "' (known: szt)");
-  if (a.epochs < 1) throw InvalidArgument("--epochs must be >= 1");
-  if (a.batch_size < 1) throw InvalidArgument("--batch-size must be >= 1");
-  if (a.samples_per_input < 1) throw InvalidArgument("--samples-per-input must be >= 1");
-  if (a.mc_queries < 0 || a.mc_samples_per_center < 0) throw InvalidArgument("--mc-queries and --mc-samples-per-center must be >= 1");
-  if (a.track_every < 0) throw InvalidArgument("--track-every must be >= 1");
   check_threads_option(a.threads);
   if (!(std::isfinite(a.beta) && a.beta > 0)) throw InvalidArgument("--beta must be a finite number > 0, got " + std::to_string(a.beta));
   if (!(a.test_fraction >= 0 && a.test_fraction < 1)) throw InvalidArgument("--test-fraction must be in [0, 1)");
   if (!(std::isfinite(a.bin_size) && a.bin_size >= 0)) throw InvalidArgument("--bin-size must be a finite number > 0");
+  if (!a.preset.empty() && a.test_fraction_given) {
+    throw InvalidArgument("--test-fraction applies to --inputs/--labels; --preset szt uses the official split");
+  }
   if (!(std::isfinite(a.cluster_radius) && a.cluster_radius > 0)) throw InvalidArgument("--cluster-radius must be a finite number > 0");
   if (!(std::isfinite(a.lr) && a.lr > 0)) throw InvalidArgument("--lr must be a finite number > 0, got " + std::to_string(a.lr));
   parse_optimizer(a.optimizer);
@@ -424,38 +426,48 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
   sub->add_option("--preset", a->preset, "szt: the 12-bit task, 12-10-7-5-4-3-2, the authors' settings");
   sub->add_option("--inputs", a->inputs, "custom data: inputs X (.npy or .csv), one row per input");
   sub->add_option("--labels", a->labels, "custom data: integer labels 0..C-1 (.npy)");
-  sub->add_option("--test-fraction", a->test_fraction, "custom data: fraction held out for testing")->capture_default_str();
+  constexpr double kMax = std::numeric_limits<double>::max();
+  auto* tf = add_real_option(sub, "--test-fraction", a->test_fraction, 0, 1, false,
+                             "custom data: fraction held out for testing, in [0, 1)", true);
   sub->add_option("--layers", a->layers, "widths from input to output (default d,10,7,5,4,3,C)");
   sub->add_option("--activation", a->activation, "hidden activation: tanh | relu | linear | leaky-relu | sigmoid")
       ->capture_default_str();
-  sub->add_option("--beta", a->beta, "noise standard deviation, training and estimation (paper: 0.005 tanh, 0.01 linear)")
-      ->capture_default_str();
-  sub->add_option("--epochs", a->epochs, "training epochs")->capture_default_str();
+  add_real_option(sub, "--beta", a->beta, 0, kMax, true,
+                  "noise standard deviation, training and estimation, > 0 (paper: 0.005 tanh, 0.01 linear)");
+  add_count_option(sub, "--epochs", a->epochs, 1, kMaxEpochs, "training epochs, 1 to " + std::to_string(kMaxEpochs));
   sub->add_option("--optimizer", a->optimizer, "adam | sgd")->capture_default_str();
-  sub->add_option("--lr", a->lr, "learning rate")->capture_default_str();
-  sub->add_option("--momentum", a->momentum, "SGD momentum")->capture_default_str();
-  sub->add_option("--batch-size", a->batch_size, "mini-batch size")->capture_default_str();
+  add_real_option(sub, "--lr", a->lr, 0, kMax, true, "learning rate (> 0)");
+  add_real_option(sub, "--momentum", a->momentum, 0, 1, false, "SGD momentum, in [0, 1)", true);
+  add_count_option(sub, "--batch-size", a->batch_size, 1, kMaxCount, "mini-batch size (>= 1)");
   sub->add_flag("--orthonormal", a->orthonormal, "orthonormality retraction W <- W - alpha (W W^T W - W) after each step");
-  sub->add_option("--orthonormal-alpha", a->orthonormal_alpha, "alpha of --orthonormal")->capture_default_str();
-  sub->add_option("--seed", a->seed, "seeds initialisation, shuffling, noise and estimation")->capture_default_str();
+  add_real_option(sub, "--orthonormal-alpha", a->orthonormal_alpha, 0, kMax, true, "alpha of --orthonormal (> 0)");
+  add_seed_option(sub, a->seed, "seeds initialisation, shuffling, noise and estimation");
   auto* track = sub->add_option("--track", a->track, "measured epochs: log:K = K log-spaced epochs (the last always)")
                     ->capture_default_str();
-  sub->add_option("--track-every", a->track_every, "measure every N epochs instead")->excludes(track);
-  sub->add_option("--samples-per-input", a->samples_per_input, "K noisy passes per input for I(X;T)")->capture_default_str();
-  auto* q = sub->add_option("--mc-queries", a->mc_queries, "Monte Carlo queries per unconditional entropy (default 8192)");
-  auto* j = sub->add_option("--mc-samples-per-center", a->mc_samples_per_center, "J draws per centre instead");
-  auto* e = sub->add_option("--target-stderr", a->target_stderr, "double the queries until each term's error is below E");
+  add_count_option(sub, "--track-every", a->track_every, 1, kMaxEpochs, "measure every N epochs instead (>= 1)")->excludes(track)->default_str("");
+  add_count_option(sub, "--samples-per-input", a->samples_per_input, 1, kMaxCount, "K noisy passes per input for I(X;T) (>= 1)");
+  auto* q = add_count_option(sub, "--mc-queries", a->mc_queries, 1, kMaxCount,
+                             "Monte Carlo queries per unconditional entropy (>= 1; default 8192)")->default_str("");
+  auto* j = add_count_option(sub, "--mc-samples-per-center", a->mc_samples_per_center, 1, kMaxCount,
+                             "J draws per centre instead (>= 1)")->default_str("");
+  auto* e = add_real_option(sub, "--target-stderr", a->target_stderr, 0, kMax, true,
+                            "double the queries until each term's error is below E (> 0)")->default_str("");
   j->excludes(q)->excludes(e);
   q->excludes(e);
-  sub->add_option("--bin-size", a->bin_size, "bin width of H(Bin(T)) (default 10 beta, as the paper's Fig. 5)");
-  sub->add_option("--cluster-radius", a->cluster_radius, "cluster linkage distance in units of beta")->capture_default_str();
+  add_real_option(sub, "--bin-size", a->bin_size, 0, kMax, true, "bin width of H(Bin(T)), > 0 (default 10 beta, as the paper's Fig. 5)")
+      ->default_str("10 beta");
+  add_real_option(sub, "--cluster-radius", a->cluster_radius, 0, kMax, true, "cluster linkage distance in units of beta (> 0)");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator");
   sub->add_flag("--no-estimate", a->no_estimate, "skip I(X;T)/I(Y;T) (binning, clustering and checkpoints only)");
   sub->add_option("--backend", a->backend, "estimation backend: auto | cpu | cuda | reference")->capture_default_str();
-  sub->add_option("--threads", a->threads, "cpu threads (0 = all cores)")->capture_default_str();
+  add_threads_option(sub, a->threads);
   sub->add_option("--out", a->out, "output directory")->required();
-  sub->add_flag("--force", a->force, "overwrite a previous run in --out");
-  return {sub, [a] { return run_train(*a); }};
+  sub->add_flag("--force", a->force,
+                "replace an earlier infoflow run in --out (refused if it holds files infoflow did not write)");
+  return {sub, [a, tf] {
+            a->test_fraction_given = tf->count() > 0;
+            return run_train(*a);
+          }};
 }
 
 }  // namespace infoflow::cli

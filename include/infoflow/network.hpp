@@ -62,6 +62,9 @@ struct LayerInformation {
   double I_XT_nats = 0, I_XT_stderr_nats = 0;
   double I_YT_nats = EntropyResult::kNaN, I_YT_stderr_nats = EntropyResult::kNaN;
   std::size_t mc_queries = 0;  // queries spent on h(T_l)
+  // With target_stderr: false when a term stopped at the query cap (2^24) above the
+  // target, so its standard error is larger than asked for.
+  bool target_stderr_met = true;
 };
 
 struct MutualInformationResult {
