@@ -378,13 +378,15 @@ TEST_F(IoTest, CsvHeaderCommentsCrLfSpacesAndBom) {
 TEST_F(IoTest, CsvRejectsBadContent) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"1,2\n3,4\n5,6,7\n", "line 3 has 3 values, expected 2"},
-      {"a,b\n1,2\nabc,3\n", "line 3: 'abc' is not a number"},
-      {"1,2\nx,3\n", "line 2: 'x' is not a number"},
+      {"a,b\n1,2\nabc,3\n", "line 3, column 1: 'abc' is not a number"},
+      {"1,2\nx,3\n", "line 2, column 1: 'x' is not a number"},
+      {"1,2\n3,4x\n", "line 2, column 2: '4x' is not a number"},
+      {"1,2x\n3,4\n", "line 1, column 2: '2x' is not a number"},  // a number in it: not a header
       {"1,2\nnan,3\n", "non-finite value (nan) at line 2, column 1"},
       {"1,-inf\n", "non-finite value (-inf) at line 1, column 2"},
       {"1,1e400\n", "out of range"},
-      {"1,2,3\n1,,3\n", "line 2: empty field (column 2)"},
-      {"1,2,3\n1,2,\n", "line 2: empty field (column 3)"},
+      {"1,2,3\n1,,3\n", "line 2, column 2: empty field"},
+      {"1,2,3\n1,2,\n", "line 2, column 3: empty field"},
       {"a;b\n1;2\n", "(separate values with commas)"},
       {"1 2\n3 4\n", "(separate values with commas)"},
       {"", "no data rows"},

@@ -1,12 +1,19 @@
-// CSV reader: comma-separated numbers, one row per line. Numbers are parsed with
+// CSV reader: comma-separated numbers, one row per line. The header rule is strict: the
+// first line is a header only when none of its fields is a number; any later field that
+// is not a number is an error naming its line and column (a typo in the first data row
+// used to make that row a "header", silently dropping it). Numbers are parsed with
 // std::from_chars, so the result does not depend on the C locale (a program that set a
 // German locale would otherwise read "1.5" as 1).
+#include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <sstream>
 #include <cmath>
 #include <string_view>
 #include <system_error>
 
 #include "io/matrix_file.hpp"
+#include "memory.hpp"
 
 namespace infoflow::io {
 namespace {
@@ -65,11 +72,11 @@ std::string printable(std::string_view field) {
 }
 
 std::string describe(std::size_t lineno, const LineParse& p) {
-  const std::string where = "line " + std::to_string(lineno) + ": ";
+  const std::string where = "line " + std::to_string(lineno) + ", column " + std::to_string(p.column) + ": ";
   const std::string text = "'" + printable(p.field) + "'";
   switch (p.error) {
     case FieldError::Empty:
-      return where + "empty field (column " + std::to_string(p.column) + ")";
+      return where + "empty field";
     case FieldError::OutOfRange:
       return where + text + " is out of range for float64";
     default: {
@@ -89,31 +96,77 @@ void check_finite(const std::string& path, std::size_t lineno, const std::vector
   }
 }
 
+// The file's lines: \n, \r\n and a lone \r (old Mac exports) all end a line.
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n' && text[i] != '\r') continue;
+    lines.push_back(text.substr(start, i - start));
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    start = i + 1;
+  }
+  if (start < text.size()) lines.push_back(text.substr(start));
+  return lines;
+}
+
+// The header rule: the first line is a header only when none of its fields is a number
+// (so "x,y" and ",a,b" are headers, and "1.5,x" is a data row with a bad field).
+bool is_header(std::string_view line) {
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    const std::string_view field =
+        trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    double v = 0;
+    const FieldError e = parse_number(field, v);
+    if (e == FieldError::None || e == FieldError::OutOfRange) return false;
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
 }  // namespace
 
 // Line and column numbers in messages are 1-based, as an editor shows them.
 Matrix read_csv(const std::string& path) {
   std::ifstream f = internal::open_for_reading(path);
+  std::string text;
+  {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec) {
+      // The text, the parsed values (at most one per two bytes) and the row being parsed.
+      detail::require_memory(static_cast<double>(size) * 5, path);
+      text.reserve(static_cast<std::size_t>(size));
+    }
+    std::ostringstream all;
+    all << f.rdbuf();
+    if (f.bad()) fail(path, "read error");
+    text = std::move(all).str();
+  }
+  if (const std::size_t nul = text.find('\0'); nul != std::string::npos) {
+    fail(path, "not a text file (NUL byte on line " +
+                   std::to_string(1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n')) + ")");
+  }
+  std::string_view body = text;
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 BOM
   Matrix m;
-  std::string line;
   std::vector<double> row;
   bool header = false, seen_line = false;  // only the first non-comment line may be a header
-  std::size_t first_data_line = 0;
-  for (std::size_t lineno = 1; std::getline(f, line); ++lineno) {
-    if (line.find('\0') != std::string::npos) {
-      fail(path, "not a text file (NUL byte on line " + std::to_string(lineno) + ")");
-    }
-    std::string_view t = line;
-    if (lineno == 1 && t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);  // UTF-8 BOM
-    t = trim(t);
+  std::size_t first_data_line = 0, lineno = 0;
+  for (const std::string_view raw : split_lines(body)) {
+    ++lineno;
+    const std::string_view t = trim(raw);
     if (t.empty() || t[0] == '#') continue;
-    const LineParse p = parse_line(t, row);
-    // An out-of-range number is bad data, not a column name.
-    if (!seen_line && p.error != FieldError::None && p.error != FieldError::OutOfRange) {
-      seen_line = header = true;
-      continue;
+    if (!seen_line) {
+      seen_line = true;
+      if (is_header(t)) {
+        header = true;
+        continue;
+      }
     }
-    seen_line = true;
+    const LineParse p = parse_line(t, row);
     if (p.error != FieldError::None) fail(path, describe(lineno, p));
     if (m.rows == 0) m.cols = row.size(), first_data_line = lineno;
     if (row.size() != m.cols) {
@@ -124,7 +177,6 @@ Matrix read_csv(const std::string& path) {
     m.values.insert(m.values.end(), row.begin(), row.end());
     ++m.rows;
   }
-  if (f.bad()) fail(path, "read error");
   if (m.rows == 0) fail(path, header ? "no data rows (only a header line)" : "no data rows (empty, or only blank and comment lines)");
   return m;
 }

@@ -30,14 +30,17 @@ struct Matrix {  // owning row-major float64 matrix
 Matrix read_npy(const std::string& path);
 Matrix map_npy(const std::string& path);  // see map_matrix
 
-// Comma-separated numbers (spaces around them allowed), one row per line. A first line
-// that does not parse as numbers is a header and skipped; blank lines and lines starting
-// with '#' are skipped; \r\n line ends and a UTF-8 byte order mark are accepted. Rejects
-// ragged rows, non-numbers after the header, NaN/inf, NUL bytes and files without data.
+// Comma-separated numbers (spaces around them allowed), one row per line. The first
+// non-blank, non-comment line is a header, and skipped, only when none of its fields is a
+// number; otherwise it is data, and every field of every data row must be a number (the
+// error names line and column). Blank lines and lines starting with '#' are skipped; \n,
+// \r\n and lone \r line ends and a UTF-8 byte order mark are accepted. Rejects ragged
+// rows, NaN/inf, NUL bytes and files without data.
 Matrix read_csv(const std::string& path);
 
 // By content: the .npy magic (or a .npy extension) reads as .npy; a .csv/.txt extension
-// or text content reads as CSV; anything else is "not a .npy or .csv file".
+// or text content reads as CSV; anything else is "not a .npy or .csv file". A FIFO or a
+// pipe (/dev/stdin) is read once, into memory, and then as a file of those bytes.
 Matrix read_matrix(const std::string& path);
 
 // As read_matrix, but a little-endian float64 .npy is memory-mapped read-only and used in
@@ -59,6 +62,7 @@ namespace internal {
 // "PATH: is a directory" otherwise.
 std::ifstream open_for_reading(const std::string& path);
 [[noreturn]] void fail(const std::string& path, const std::string& problem);  // IoError
+std::vector<std::int64_t> read_npy_integers_file(const std::string& path);  // read_npy_integers of a regular file
 }  // namespace internal
 
 }  // namespace infoflow::io

@@ -365,7 +365,7 @@ Matrix map_npy(const std::string& path) {
   return m;
 }
 
-std::vector<std::int64_t> read_npy_integers(const std::string& path) {
+std::vector<std::int64_t> internal::read_npy_integers_file(const std::string& path) {
   std::ifstream f;
   const NpyHeader h = open_npy(f, path);
   if (h.cols() != 1) fail(path, "expected a 1-D array of labels, got shape " + shape_text(h.shape));
