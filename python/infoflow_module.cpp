@@ -144,6 +144,7 @@ nb::dict layer_dict(const infoflow::LayerInformation& l, bool with_labels) {
   d["I_YT"] = with_labels ? nb::object(nb::float_(l.I_YT_nats)) : nb::none();
   d["I_YT_stderr"] = with_labels ? nb::object(nb::float_(l.I_YT_stderr_nats)) : nb::none();
   d["mc_queries"] = l.mc_queries;
+  d["target_stderr_met"] = l.target_stderr_met;
   return d;
 }
 
@@ -252,7 +253,12 @@ NB_MODULE(_infoflow, m) {
   m.def("version", [] { return std::string(infoflow::version()); });
   m.def("cuda_available", &infoflow::cuda_available);
   m.def("cuda_unavailable_reason", &infoflow::cuda_unavailable_reason);
-  m.def("gaussian_entropy", &infoflow::gaussian_entropy, "d"_a, "sigma"_a);
+  m.def("gaussian_entropy", [](std::size_t d, double sigma) {
+    if (!(std::isfinite(sigma) && sigma > 0)) {
+      throw InvalidArgument("sigma must be a finite number > 0, got " + std::to_string(sigma));
+    }
+    return infoflow::gaussian_entropy(d, sigma);
+  }, "d"_a, "sigma"_a);
   // The address the library would read: equal to arr.ctypes.data exactly when no copy is made.
   m.def("_data_pointer", [](Array a) { return reinterpret_cast<std::uintptr_t>(a.data()); }, "array"_a);
 

@@ -5,6 +5,7 @@
 // staging directory that replaces DIR only when the run completes (cli/run_dir.hpp).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cmath>
@@ -24,7 +25,9 @@
 #include "cli/progress.hpp"
 #include "cli/run_dir.hpp"
 #include "infoflow/train.hpp"
+#include "checked.hpp"
 #include "io/matrix_file.hpp"
+#include "memory.hpp"
 #include "rng/philox_normal.hpp"
 
 #include "git_commit.hpp"  // generated at build time: INFOFLOW_GIT_COMMIT
@@ -145,6 +148,21 @@ std::vector<std::size_t> widths_for(const TrainArgs& a, const Data& d) {
     throw InvalidArgument("--layers ends with " + std::to_string(w.back()) + " outputs but the labels go up to " +
                           std::to_string(max_label));
   }
+  // Sizes come from the data (the largest label) and from --layers: check what they cost
+  // before allocating. Per weight: the value, its gradient and two Adam moments; per
+  // input and unit: the forward and backward passes and the representations tracked.
+  const std::string what =
+      a.layers.empty() ? "the network for labels up to " + std::to_string(max_label) + " (" + std::to_string(w.back()) +
+                             " output classes, from the largest label)"
+                       : "the network of --layers " + a.layers;
+  std::size_t params = 0, units = 0;
+  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+    params = detail::checked_add(params, detail::checked_product({w[i] + 1, w[i + 1]}, what), what);
+    units = detail::checked_add(units, w[i + 1], what);
+  }
+  const std::size_t bytes = detail::checked_add(detail::checked_product({params, 4, sizeof(double)}, what),
+                                                detail::checked_product({d.all.rows, units, 3, sizeof(double)}, what), what);
+  detail::require_memory(static_cast<double>(bytes), what);
   return w;
 }
 

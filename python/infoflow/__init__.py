@@ -84,8 +84,15 @@ def gaussian_entropy(d, sigma):
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        d < 0, or sigma not a finite number > 0.
+    TypeError
+        d not an integer, sigma not a real number.
     """
-    return _infoflow.gaussian_entropy(_arrays.count("d", d, 0), _arrays.real("sigma", sigma))
+    return _infoflow.gaussian_entropy(_arrays.count("d", d, 0), _arrays.positive("sigma", sigma))
 
 
 def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="auto",
@@ -155,7 +162,7 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     if _device_path(backend, threads, tolerance, centers):
         (c,) = _device_matrices(centers=centers)
         r = _infoflow.mixture_entropy_device(
-            c, _arrays.real("sigma", sigma), spc, seed, backend, bool(bounds),
+            c, _arrays.positive("sigma", sigma), spc, seed, backend, bool(bounds),
             _arrays.as_vector("weights", weights), bool(control_variate))
         # tolerance 0 in the result: the device path evaluates every pair.
         return EntropyResult(samples_per_center=spc, seed=seed, control_variate=bool(control_variate),
@@ -163,9 +170,9 @@ def mixture_entropy(centers, sigma, *, samples_per_center=1, seed=0, backend="au
     c = _arrays.as_matrix("centers", centers)
     w = _arrays.as_vector("weights", weights)
     r = _infoflow.mixture_entropy(
-        c, _arrays.real("sigma", sigma), spc, seed, _arrays.text("backend", backend),
-        bool(bounds), w, _arrays.count("threads", threads, 0),
-        _arrays.real("tolerance", tolerance), bool(control_variate))
+        c, _arrays.positive("sigma", sigma), spc, seed, _arrays.text("backend", backend),
+        bool(bounds), w, _arrays.threads_value(threads),
+        _arrays.tolerance_value(tolerance), bool(control_variate))
     return EntropyResult(samples_per_center=spc, seed=seed, control_variate=bool(control_variate),
                          tolerance=float(tolerance), **r)
 
@@ -215,7 +222,7 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
     backend = _arrays.text("backend", backend)
     if _device_path(backend, threads, tolerance, queries, centers):
         q, c = _device_matrices(queries=queries, centers=centers)
-        return _infoflow.log_density_device(q, c, _arrays.real("sigma", sigma),
+        return _infoflow.log_density_device(q, c, _arrays.positive("sigma", sigma),
                                             _arrays.as_vector("weights", weights))
     q = _arrays.as_matrix("queries", queries)
     c = _arrays.as_matrix("centers", centers)
@@ -226,8 +233,8 @@ def log_density(queries, centers, sigma, *, weights=None, backend="auto", thread
             "use y.reshape(1, -1) for a single point")
     w = _arrays.as_vector("weights", weights)
     return _infoflow.log_density(
-        q, c, _arrays.real("sigma", sigma), w, backend,
-        _arrays.count("threads", threads, 0), _arrays.real("tolerance", tolerance))
+        q, c, _arrays.positive("sigma", sigma), w, backend,
+        _arrays.threads_value(threads), _arrays.tolerance_value(tolerance))
 
 
 def _device_path(backend, threads, tolerance, *arrays):
@@ -237,10 +244,8 @@ def _device_path(backend, threads, tolerance, *arrays):
     if not (all(_arrays.is_torch_cuda(a) for a in arrays)
             and (backend == "cuda" or (backend == "auto" and _infoflow.cuda_available()))):
         return False
-    _arrays.count("threads", threads, 0)
-    tolerance = _arrays.real("tolerance", tolerance)
-    if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
+    _arrays.threads_value(threads)
+    _arrays.tolerance_value(tolerance)
     return True
 
 
@@ -389,14 +394,14 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
     iw = _arrays.as_vector("input_weights", input_weights)
     mcq = _arrays.count("mc_queries", mc_queries, 0)
     mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
-    tse = _arrays.real("target_stderr", target_stderr)
+    tse = _arrays.non_negative("target_stderr", target_stderr)
     if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
         raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
     r = _infoflow.mutual_information(
-        net, x, y, _arrays.real("beta", beta),
+        net, x, y, _arrays.positive("beta", beta),
         _arrays.count("samples_per_input", samples_per_input, 1), mcq, mcj, tse,
         _arrays.layer_list(layers), bool(noisy_last_layer), iw, _arrays.seed_value(seed),
-        _arrays.text("backend", backend), _arrays.count("threads", threads, 0), bool(control_variate))
+        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate))
     r["layers"] = [LayerInformation(**layer) for layer in r["layers"]]
     return MutualInformationResult(**r)
 
@@ -443,7 +448,7 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
     """
     x = _arrays.as_array("samples", samples)
     if x.ndim >= 3:
-        if samples_per_input is not None and int(samples_per_input) != int(x.shape[1]):
+        if samples_per_input is not None and _arrays.count("samples_per_input", samples_per_input, 1) != int(x.shape[1]):
             raise ValueError(f"samples_per_input={samples_per_input} but samples have shape "
                              f"{tuple(x.shape)} (m, K, ...) with K = {x.shape[1]}")
         k = int(x.shape[1])
@@ -461,11 +466,11 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
     iw = _arrays.as_vector("input_weights", input_weights)
     mcq = _arrays.count("mc_queries", mc_queries, 0)
     mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
-    tse = _arrays.real("target_stderr", target_stderr)
+    tse = _arrays.non_negative("target_stderr", target_stderr)
     if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
         raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
     r = _infoflow.sample_information(
-        x, k, y, _arrays.real("beta", beta), mcq, mcj, tse, iw, _arrays.seed_value(seed),
-        _arrays.text("backend", backend), _arrays.count("threads", threads, 0), bool(control_variate))
+        x, k, y, _arrays.positive("beta", beta), mcq, mcj, tse, iw, _arrays.seed_value(seed),
+        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate))
     r.pop("backend")
     return LayerInformation(**r)

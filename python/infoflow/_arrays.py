@@ -10,6 +10,7 @@ the host once.
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 
@@ -81,9 +82,41 @@ def _is_float64(x):
     return str(getattr(x, "dtype", "")) in ("float64", "torch.float64")
 
 
-def as_array(name, x):
+def _available_memory():
+    """MemAvailable in bytes, or None where unknown (then nothing is refused)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _as_float64_c(name, x):
+    """The one conversion of a NumPy array that is not float64 in native byte order and C
+    order (float32, integers, big-endian, a slice, a broadcast view), checked against the
+    memory it needs first: a broadcast view of 10**12 rows is 8 bytes per element once
+    copied."""
+    if x.dtype == np.float64 and x.dtype.isnative and x.flags.c_contiguous:
+        return x
+    need = int(x.size) * 8
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"{name}: converting the array of shape {tuple(x.shape)} to float64 needs "
+                          f"{need / 2**30:.1f} GiB, only {avail / 2**30:.1f} GiB of memory is available")
+    try:
+        return np.ascontiguousarray(x, dtype=np.float64)
+    except MemoryError:
+        raise MemoryError(f"{name}: converting the array of shape {tuple(x.shape)} to float64 needs "
+                          f"{need / 2**30:.1f} GiB") from None
+
+
+def as_array(name, x, convert=True):
     """A NumPy array or a float64 DLPack CPU tensor holding real numbers; never copies a
-    float64 array. Other dtypes are left to the compiled module's one conversion."""
+    float64 C-contiguous array. NumPy arrays of other dtypes, byte orders or layouts are
+    converted here, once; torch tensors by the compiled module."""
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
     if hasattr(x, "detach") and getattr(x, "requires_grad", False):
@@ -102,8 +135,11 @@ def as_array(name, x):
             x = np.asarray(x)
         except Exception as e:
             raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}: {e}") from None
-    if isinstance(x, np.ndarray) and x.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        if convert:
+            x = _as_float64_c(name, x)
     return x
 
 
@@ -136,25 +172,49 @@ def as_labels(name, y):
     """None, or 1-D int64 class labels (integer dtypes, or floats holding whole numbers)."""
     if y is None:
         return None
-    y = np.asarray(as_array(name, y))
+    y = np.asarray(as_array(name, y, convert=False))
     if y.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of integers, got shape {y.shape}")
+    # As the CLI reads label files: exact int64 values, nothing wrapped or rounded.
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise ValueError(f"{name} must hold whole numbers (class labels)")
-    elif y.dtype.kind not in "iub":
+        if y.size and np.max(np.abs(y)) > 2.0**53:
+            raise ValueError(f"{name}: a float label beyond 2**53 is not an exact integer; pass integer labels")
+    elif y.dtype.kind == "u":
+        if y.size and int(np.max(y)) > 2**63 - 1:
+            raise OverflowError(f"{name}: label {int(np.max(y))} is too large for int64")
+    elif y.dtype.kind not in "ib":
         raise TypeError(f"{name} must hold integers, got dtype {y.dtype}")
     return np.ascontiguousarray(y, dtype=np.int64)
 
 
-def count(name, v, minimum):
-    """An integer >= minimum."""
+_MAX_COUNT = 2**64 - 1
+
+
+def count(name, v, minimum, maximum=_MAX_COUNT):
+    """An integer in [minimum, maximum]; bools are refused (True is not a count). Past
+    2**64 - 1 it is an OverflowError, as the CLI refuses it, never a wrapped value."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got bool")
     try:
         v = operator.index(v)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}") from None
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if v > maximum:
+        if maximum == _MAX_COUNT:
+            raise OverflowError(f"{name} must be < 2**64, got {v}")
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
+    return v
+
+
+def threads_value(v):
+    """0 (all cores) to 1024, as the CLI's --threads."""
+    v = count("threads", v, 0, _MAX_COUNT)
+    if v > 1024:
+        raise ValueError(f"threads must be between 0 (all cores) and 1024, got {v}")
     return v
 
 
@@ -166,10 +226,39 @@ def seed_value(seed):
 
 
 def real(name, v):
+    """A Python or NumPy real number as float; strings and bools are refused (float("1")
+    would read a string), and an int beyond float64 is an OverflowError naming the argument."""
+    if isinstance(v, (str, bytes, bool, np.bool_)) or isinstance(v, complex):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
     try:
         return float(v)
+    except OverflowError:
+        raise OverflowError(f"{name} is too large for a float64, got {v}") from None
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}") from None
+
+
+def positive(name, v):
+    """A finite real > 0 (sigma, beta), as the CLI's --sigma / --beta."""
+    v = real(name, v)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    return v
+
+
+def non_negative(name, v):
+    """A finite real >= 0 (target_stderr: 0 means off)."""
+    v = real(name, v)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
+def tolerance_value(v):
+    v = real("tolerance", v)
+    if not 0 <= v < 1:
+        raise ValueError(f"tolerance must be in [0, 1), got {v}")
+    return v
 
 
 def text(name, v):

@@ -113,6 +113,9 @@ class LayerInformation:
         I(Y; T_l) and its standard error; None without labels.
     mc_queries : int
         Monte Carlo queries spent on h(T_l).
+    target_stderr_met : bool
+        False when ``target_stderr`` was not reached because a term stopped at the query
+        cap (2**24): its standard error is then larger than asked for. True otherwise.
     """
 
     layer: int
@@ -126,6 +129,7 @@ class LayerInformation:
     I_YT: Optional[float]
     I_YT_stderr: Optional[float]
     mc_queries: int
+    target_stderr_met: bool = True
 
     def to_dict(self):
         """One entry of ``layers`` in ``infoflow mi --json``."""
@@ -138,6 +142,7 @@ class LayerInformation:
             "I_XT_nats": self.I_XT,
             "I_XT_stderr_nats": _json_number(self.I_XT_stderr),
             "mc_queries": self.mc_queries,
+            "target_stderr_met": self.target_stderr_met,
         }
         if self.I_YT is not None:
             out["I_YT_nats"] = _json_number(self.I_YT)

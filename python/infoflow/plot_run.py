@@ -19,12 +19,72 @@ import os
 import sys
 
 
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+class RunError(Exception):
+    """A damaged run: one line naming the file and the problem, never a traceback."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+
+
+METRICS_COLUMNS = ("epoch", "layer", "width", "I_XT_nats", "I_XT_stderr_nats", "I_YT_nats",
+                   "H_bin_nats", "H_cluster_nats", "clusters")
+HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def read_csv(path, columns, integer_columns=("epoch",)):
+    """The rows of one of train's CSV files, checked: the columns plot needs, one value
+    per column on every line, whole numbers where train writes them."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise RunError(path, "is empty")
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise RunError(path, f"has no column {missing[0]!r} (not written by infoflow train?)")
+            rows = []
+            for line in reader:
+                if not line:
+                    continue
+                if len(line) != len(header):
+                    raise RunError(path, f"line {reader.line_num} has {len(line)} values, expected {len(header)}")
+                row = dict(zip(header, line))
+                for c in integer_columns:
+                    try:
+                        int(row[c])
+                    except ValueError:
+                        raise RunError(path, f"line {reader.line_num}: {c} {row[c]!r} is not a whole number") from None
+                rows.append(row)
+    except UnicodeDecodeError:
+        raise RunError(path, "is not a text file") from None
+    except csv.Error as e:
+        raise RunError(path, f"is not valid CSV ({e})") from None
+    except OSError as e:
+        raise RunError(path, f"cannot be read ({e.strerror or e})") from None
     if not rows:
-        sys.exit(f"plot_run: error: {path} has no data rows")
+        raise RunError(path, "has no data rows")
     return rows
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunError(path, f"is not valid JSON ({str(e).splitlines()[0]})") from None
+    except OSError as e:
+        raise RunError(path, f"cannot be read ({e.strerror or e})") from None
+    if not isinstance(run, dict):
+        raise RunError(path, "is not a JSON object")
+    return run
+
+
+def load_npy(np, path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:  # numpy raises ValueError, OSError, EOFError ... for damaged files
+        raise RunError(path, f"is not a readable .npy file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
 def num(v):
@@ -67,21 +127,34 @@ def main(argv=None):
     metrics_path = os.path.join(a.dir, "metrics.csv")
     if not os.path.isfile(metrics_path):
         sys.exit(f"plot_run: error: {metrics_path} not found (not a completed `infoflow train` run)")
-    metrics = read_csv(metrics_path)
+    metrics = read_csv(metrics_path, METRICS_COLUMNS, ("epoch", "layer"))
     history_path = os.path.join(a.dir, "history.csv")
-    history = read_csv(history_path) if os.path.isfile(history_path) else []
-    run = {}
-    if os.path.isfile(os.path.join(a.dir, "run.json")):
-        with open(os.path.join(a.dir, "run.json")) as f:
-            run = json.load(f)
+    history = read_csv(history_path, HISTORY_COLUMNS) if os.path.isfile(history_path) else []
+    run_path = os.path.join(a.dir, "run.json")
+    run = read_json(run_path) if os.path.isfile(run_path) else {}
     layers = by_layer(metrics)
-    beta = run.get("training", {}).get("beta")
-    est = run.get("estimation", {})
-    widths = run.get("network", {}).get("widths")
+
+    def setting(*keys, kind=(int, float)):
+        """A value of run.json, or None; of the wrong type it is damage, not a default."""
+        v = run
+        for k in keys:
+            if not isinstance(v, dict) or k not in v:
+                return None
+            v = v[k]
+        if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
+            expected = "number" if kind == (int, float) else "whole number" if kind is int else kind.__name__
+            raise RunError(run_path, f"{'.'.join(keys)} is {v!r}, not a {expected}")
+        return v
+
+    beta = setting("training", "beta")
+    est = {"bin_size": setting("estimation", "bin_size"), "cluster_radius": setting("estimation", "cluster_radius")}
+    est = {k: v for k, v in est.items() if v is not None}
+    widths = setting("network", "widths", kind=list)
     title = "SZT-style run" if not widths else "network " + "-".join(str(w) for w in widths)
     if beta:
         title += f", beta = {beta:g}"
-    ln_m = math.log(int(run["data"]["inputs"])) if run.get("data", {}).get("inputs") else None
+    inputs = setting("data", "inputs", kind=int)
+    ln_m = math.log(inputs) if inputs and inputs > 0 else None
     out_dir = os.path.join(a.dir, "figures")
     os.makedirs(out_dir, exist_ok=True)
     cmap = plt.get_cmap("viridis")
@@ -185,13 +258,20 @@ def main(argv=None):
     labels_path = os.path.join(a.dir, "labels.npy")
     if reps and os.path.isfile(labels_path):
         import numpy as np
-        labels = np.load(labels_path).reshape(-1)
+        labels = load_npy(np, labels_path).reshape(-1)
         picks = sorted({reps[round(i * (len(reps) - 1) / 3)] for i in range(4)})
         fig = plt.figure(figsize=(4.2 * len(picks), 4.2))
         for i, name in enumerate(picks):
-            s = np.load(os.path.join(rep_dir, name))
-            epoch = int(name.split("_")[1])
-            layer = name.split("_layer")[1].split(".")[0]
+            rep_path = os.path.join(rep_dir, name)
+            s = load_npy(np, rep_path)
+            if s.ndim != 2 or s.shape[0] != labels.shape[0] or s.dtype.kind not in "fiu":
+                raise RunError(rep_path, f"has shape {s.shape} and dtype {s.dtype}; expected {labels.shape[0]} rows "
+                                         f"of numbers, one per label in {labels_path}")
+            try:
+                epoch = int(name.split("_")[1])
+                layer = name.split("_layer")[1].split(".")[0]
+            except (IndexError, ValueError):
+                raise RunError(rep_path, "is not named epoch_NNNNN_layerL.npy as train names it") from None
             if s.shape[1] >= 3:
                 ax = fig.add_subplot(1, len(picks), i + 1, projection="3d")
                 ax.scatter(s[:, 0], s[:, 1], s[:, 2], c=labels, cmap="coolwarm", s=2, alpha=0.6)
@@ -207,5 +287,20 @@ def main(argv=None):
     return 0
 
 
+def run_main(argv=None):
+    """main, with a damaged run reported as one line on stderr (exit 1)."""
+    try:
+        return main(argv)
+    except RunError as e:
+        print(f"plot_run: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # anything else a damaged run can raise: still one line
+        first = str(e).splitlines()[0] if str(e) else ""
+        args = sys.argv[1:] if argv is None else argv
+        print(f"plot_run: error: cannot plot {args[0] if args else 'the run'}: {type(e).__name__}: {first}",
+              file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main())
