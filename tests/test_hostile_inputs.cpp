@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -251,6 +252,349 @@ TEST_F(Hostile, DivergingTrainingStopsAndKeepsTheLastGoodCheckpoint) {
   }
   const std::string history = slurp(out / "history.csv");
   EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), last_good + 1);
+}
+
+// ---- Output files: replaced whole, and only when a regular file ----
+
+class HostileOutput : public Hostile {
+ protected:
+  void SetUp() override {
+    Hostile::SetUp();
+    queries_ = file("q.csv", "0,0\n1,1\n2,2\n");
+    centers_ = file("c.csv", "0,0\n1,1\n");
+  }
+  CliResult log_density(const std::string& output, const std::string& extra = "") const {
+    return run("log-density --queries " + queries_ + " --centers " + centers_ + " --sigma 1 --backend cpu --output " +
+               output + " " + extra);
+  }
+  std::string queries_, centers_;
+};
+
+// The .npy log-density writes: shape (m,), as its help says, m = the query rows.
+std::vector<double> read_vector_npy(const std::string& bytes, std::string* shape) {
+  const std::size_t header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
+  const std::string header = bytes.substr(10, header_len);
+  const std::size_t a = header.find("'shape': ("), b = header.find(')', a);
+  *shape = header.substr(a + 10, b - a - 10);
+  std::vector<double> v((bytes.size() - 10 - header_len) / 8);
+  std::memcpy(v.data(), bytes.data() + 10 + header_len, v.size() * 8);
+  return v;
+}
+
+TEST_F(HostileOutput, NpyHasTheShapeTheHelpStatesAndCsvIsText) {
+  const fs::path npy = dir_ / "o.npy", csv = dir_ / "o.csv";
+  ASSERT_EQ(log_density(npy.string()).code, 0);
+  std::string shape;
+  const std::vector<double> v = read_vector_npy(slurp(npy), &shape);
+  EXPECT_EQ(shape, "3,");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_NE(run("log-density --help").out.find("shape (m,)"), std::string::npos);
+  ASSERT_EQ(log_density(csv.string()).code, 0);
+  std::stringstream text(slurp(csv));
+  for (double expected : v) {
+    double got = 0;
+    ASSERT_TRUE(text >> got) << slurp(csv);
+    EXPECT_EQ(got, expected);  // %.17g round-trips
+  }
+  EXPECT_EQ(slurp(csv).find("NUMPY"), std::string::npos);
+  // Another extension is refused before any work, and nothing is created.
+  expect_error("log-density --queries " + queries_ + " --centers " + centers_ + " --sigma 1 --output " +
+                   (dir_ / "o.json").string(), "unknown output format '.json'");
+  EXPECT_FALSE(fs::exists(dir_ / "o.json"));
+}
+
+TEST_F(HostileOutput, OnlyRegularFilesAreReplaced) {
+  // A regular file: replaced whole, its permission bits kept.
+  const std::string old = file("old.npy", "old bytes");
+  fs::permissions(old, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  ASSERT_EQ(log_density(old).code, 0);
+  EXPECT_NE(slurp(old), "old bytes");
+  EXPECT_EQ(fs::status(old).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  // A symbolic link stays a link; the file it names gets the result.
+  const std::string target = file("target.npy", "x");
+  fs::create_symlink(target, dir_ / "link.npy");
+  ASSERT_EQ(log_density((dir_ / "link.npy").string()).code, 0);
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link.npy"));
+  EXPECT_EQ(slurp(target), slurp(old));
+  // A directory, a dangling link, a missing directory: refused, untouched.
+  fs::create_directories(dir_ / "d.npy" / "inner");
+  expect_error("log-density --queries " + queries_ + " --centers " + centers_ + " --sigma 1 --output " +
+                   (dir_ / "d.npy").string(), "is a directory");
+  EXPECT_TRUE(fs::is_directory(dir_ / "d.npy" / "inner"));
+  fs::create_symlink(dir_ / "nowhere" / "x.npy", dir_ / "dangling.npy");
+  expect_error("log-density --queries " + queries_ + " --centers " + centers_ + " --sigma 1 --output " +
+                   (dir_ / "dangling.npy").string(), "symbolic link");
+  EXPECT_TRUE(fs::is_symlink(dir_ / "dangling.npy"));
+  expect_error("log-density --queries " + queries_ + " --centers " + centers_ + " --sigma 1 --output " +
+                   (dir_ / "no" / "such" / "o.npy").string(), "no such directory");
+  // Devices are written into, never replaced; a full device is an error.
+  ASSERT_EQ(log_density("/dev/null").code, 0);
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  const CliResult full = log_density("/dev/full");
+  EXPECT_EQ(full.code, 2);
+  EXPECT_NE(full.err.find("No space left on device"), std::string::npos) << full.err;
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find("infoflow-tmp"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(HostileOutput, FifoIsWrittenIntoNotReplaced) {
+  const fs::path fifo = dir_ / "pipe.npy";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::string received;
+  std::thread reader([&] { received = slurp(fifo); });
+  const CliResult r = log_density(fifo.string());
+  reader.join();
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::string shape;
+  EXPECT_EQ(read_vector_npy(received, &shape).size(), 3u);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+}
+
+// ---- Numbers: parsed strictly, never clamped or wrapped ----
+
+TEST_F(Hostile, NumericOptionsAreStrict) {
+  const std::string c = file("c.csv", "0,0\n1,1\n");
+  std::string twenty;
+  for (int i = 0; i < 20; ++i) twenty += std::to_string(i) + "\n";
+  const std::string c20 = file("c20.csv", twenty);
+  const std::string e = "entropy --input " + c + " --sigma 1 ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {e + "--seed 18446744073709551616", "--seed: '18446744073709551616' is out of range"},
+      {e + "--seed 99999999999999999999999", "out of range"},
+      {e + "--seed -1", "--seed: '-1' is negative"},
+      {e + "--seed ''", "--seed: empty value"},
+      {e + "--seed 1.5", "is not an integer"},
+      {e + "--seed 0x10", "is not an integer"},
+      {e + "--seed ' 1'", "is not an integer"},
+      {e + "--samples-per-center 0", "--samples-per-center: 0 is out of range"},
+      {e + "--samples-per-center -3", "is negative"},
+      {"entropy --input " + c20 + " --sigma 1 --samples-per-center 922337203685477581", "is more than 2^64 - 1"},
+      {e + "--samples-per-center 922337203685477581", "more than the 2^40"},
+      {"entropy --input " + c + " --sigma ''", "--sigma: empty value"},
+      {"entropy --input " + c + " --sigma 1e400", "out of the range of float64"},
+      {"entropy --input " + c + " --sigma inf", "not a finite number"},
+      {"entropy --input " + c + " --sigma nan", "not a finite number"},
+      {"entropy --input " + c + " --sigma -1", "--sigma: -1 is out of range"},
+      {"entropy --input " + c + " --sigma 0", "--sigma: 0 is out of range"},
+      {"entropy --input " + c + " --sigma 1x", "is not a number"},
+      {e + "--threads 2000", "--threads: 2000 is out of range"},
+      {e + "--threads 4294967297", "out of range"},
+      {e + "--threads -1", "is negative"},
+      {e + "--tolerance 1", "--tolerance: 1 is out of range"},
+      {e + "--tolerance -0.1", "out of range"},
+      {"train --preset szt --out x --epochs 0", "--epochs: 0 is out of range"},
+      {"train --preset szt --out x --epochs -1", "is negative"},
+      {"train --preset szt --out x --epochs 18446744073709551616", "out of range"},
+      {"train --preset szt --out x --batch-size 0", "--batch-size"},
+      {"train --preset szt --out x --track-every 0", "--track-every: 0"},
+      {"train --preset szt --out x --test-fraction 1", "--test-fraction"},
+      {"train --preset szt --out x --momentum 1", "--momentum"},
+      {"train --preset szt --out x --bin-size 0", "--bin-size: 0"},
+      {"train --preset szt --out x --bin-size -1", "--bin-size"},
+      {"train --preset szt --out x --lr 1e999", "out of the range of float64"},
+      {"train --preset szt --out x --layers 12,2", "at least one hidden"},
+      {"train --preset szt --out x --layers 12,99999999999999999999,2", "--layers"},
+      {"mi --model m --inputs i --beta 1 --mc-queries 0", "--mc-queries: 0"},
+      {"mi --model m --inputs i --beta 1 --mc-samples-per-center -5", "is negative"},
+      {"mi --model m --inputs i --beta 1 --target-stderr 0", "--target-stderr: 0"},
+      {"mi --model m --inputs i --beta 0", "--beta: 0"},
+  };
+  for (const auto& [args, needle] : cases) expect_error(args, needle);
+  EXPECT_FALSE(fs::exists("x"));
+  // The edges of the range are values.
+  const CliResult top = run(e + "--seed 18446744073709551615 --json");
+  ASSERT_EQ(top.code, 0) << top.err;
+  EXPECT_EQ(nlohmann::json::parse(top.out)["seed"].get<std::uint64_t>(), ~std::uint64_t{0});
+  EXPECT_EQ(run(e + "--threads 0 --tolerance 0 --json").code, 0);
+}
+
+TEST_F(Hostile, UnknownNamesAndEmptyValuesAreNamed) {
+  const std::string c = file("c.csv", "0,0\n1,1\n");
+  expect_error("entropi --input " + c + " --sigma 1", "unknown command 'entropi' (did you mean 'entropy'?)");
+  expect_error("log-densty", "did you mean 'log-density'");
+  expect_error("frobnicate", "unknown command 'frobnicate'");
+  expect_error("entropy --input " + c + " --sigam 1", "unknown option '--sigam' for 'infoflow entropy' (did you mean '--sigma'?)");
+  expect_error("train --preset szt --out x --epoch 3", "did you mean '--epochs'");
+  expect_error("mi --model m --inputs i --beta 1 --sampels-per-input 3", "did you mean '--samples-per-input'");
+  expect_error("--verbose entropy", "unknown option '--verbose'");
+  expect_error("entropy --input '' --sigma 1", "--input: empty value");
+  expect_error("entropy --input " + c + " --sigma 1 --backend ''", "--backend: empty value");
+  expect_error("train --preset '' --out x", "--preset: empty value");
+  // An option's value that starts like an option is a value, not an unknown option.
+  expect_error("entropy --input --json --sigma 1", "--json");
+}
+
+// ---- CSV: a strict header rule; line ends; streams ----
+
+TEST_F(Hostile, CsvFirstRowWithATypoIsAnErrorNotAHeader) {
+  const std::string typo = file("typo.csv", "1,2x\n3,4\n5,6\n");
+  expect_error("entropy --input " + typo + " --sigma 1", "line 1, column 2: '2x' is not a number");
+  const std::string c = file("c.csv", "0,0\n1,1\n");
+  // log-density used to write 2 values for these 3 queries.
+  expect_error("log-density --queries " + typo + " --centers " + c + " --sigma 1 --output " + (dir_ / "o.npy").string(),
+               "line 1, column 2");
+  EXPECT_FALSE(fs::exists(dir_ / "o.npy"));
+  const std::string later = file("later.csv", "x,y\n1,2\n3,four\n");
+  expect_error("entropy --input " + later + " --sigma 1", "line 3, column 2: 'four' is not a number");
+}
+
+TEST_F(Hostile, CsvLineEndsAndBomGiveTheSameMatrix) {
+  const std::string ref = run("entropy --input " + file("lf.csv", "x,y\n0,0\n1,2\n3,1\n") + " --sigma 1 --backend cpu --json").out;
+  ASSERT_FALSE(ref.empty());
+  const double h = nlohmann::json::parse(ref)["entropy_nats"];
+  for (const std::string& text : {std::string("x,y\r\n0,0\r\n1,2\r\n3,1\r\n"), std::string("x,y\r0,0\r1,2\r3,1"),
+                                  std::string("\xEF\xBB\xBFx,y\n0,0\n1,2\n3,1\n"), std::string("\xEF\xBB\xBF" "0,0\r1,2\r3,1\r")}) {
+    const CliResult r = run("entropy --input " + file("v.csv", text) + " --sigma 1 --backend cpu --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["n"], 3);
+    EXPECT_EQ(j["entropy_nats"].get<double>(), h);
+  }
+}
+
+TEST_F(Hostile, StreamsAreReadOnce) {
+  const std::string csv = file("c.csv", "x,y\n0,0\n1,2\n3,1\n");
+  const double h = nlohmann::json::parse(run("entropy --input " + csv + " --sigma 1 --backend cpu --json").out)["entropy_nats"];
+  const fs::path out = dir_ / "out";
+  auto through_stdin = [&](const std::string& src) {
+    const std::string cmd = "cat " + src + " | " + INFOFLOW_CLI_PATH + " entropy --input /dev/stdin --sigma 1 --backend cpu --json >" +
+                            out.string() + " 2>" + (dir_ / "err").string();
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  };
+  ASSERT_EQ(through_stdin(csv), 0) << slurp(dir_ / "err");
+  EXPECT_EQ(nlohmann::json::parse(slurp(out))["entropy_nats"].get<double>(), h);
+  // A .npy through a pipe (written by log-density: 3 values, d = 1).
+  const std::string npy = (dir_ / "v.npy").string();
+  ASSERT_EQ(run("log-density --queries " + csv + " --centers " + csv + " --sigma 1 --output " + npy).code, 0);
+  const double h_npy = nlohmann::json::parse(run("entropy --input " + npy + " --sigma 1 --backend cpu --json").out)["entropy_nats"];
+  ASSERT_EQ(through_stdin(npy), 0) << slurp(dir_ / "err");
+  EXPECT_EQ(nlohmann::json::parse(slurp(out))["entropy_nats"].get<double>(), h_npy);
+  // A FIFO.
+  const fs::path fifo = dir_ / "in.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::thread writer([&] { std::ofstream(fifo) << "0,0\n1,2\n3,1\n"; });
+  const CliResult r = run("entropy --input " + fifo.string() + " --sigma 1 --backend cpu --json");
+  writer.join();
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["entropy_nats"].get<double>(), h);
+  // Endless binary streams fail at once instead of filling memory.
+  expect_error("entropy --input /dev/zero --sigma 1", "not a .npy or .csv file");
+  expect_error("entropy --input /dev/urandom --sigma 1", "/dev/urandom");
+}
+
+// ---- Sizes derived from input values ----
+
+TEST_F(Hostile, HugeLabelIsRefusedBeforeAllocating) {
+  std::string x;
+  for (int i = 0; i < 10; ++i) x += std::to_string(i % 2) + "," + std::to_string(i % 3) + "\n";
+  const std::string inputs = file("x.csv", x);
+  auto labels = [&](std::int64_t big) {
+    std::string payload;
+    for (int i = 0; i < 10; ++i) {
+      const std::int64_t v = i == 3 ? big : i % 2;
+      payload.append(reinterpret_cast<const char*>(&v), 8);
+    }
+    return npy("y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (10,), }", payload);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string y62 = labels(std::int64_t{1} << 62);
+  expect_error("train --inputs " + inputs + " --labels " + y62 + " --epochs 2 --out " + (dir_ / "a").string(),
+               "labels up to 4611686018427387904");
+  const std::string y40 = labels(std::int64_t{1} << 40);
+  expect_error("train --inputs " + inputs + " --labels " + y40 + " --epochs 2 --out " + (dir_ / "a").string(),
+               "of memory is available", 3);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  EXPECT_FALSE(fs::exists(dir_ / "a"));
+}
+
+// ---- Never a silent non-answer ----
+
+TEST_F(Hostile, ValuesOutsideFloat64AreErrors) {
+  const std::string c = file("c.csv", "0\n1\n");
+  const std::string far = file("far.csv", "1e160\n");
+  expect_error("log-density --queries " + far + " --centers " + c + " --sigma 1 --output " + (dir_ / "o.npy").string(),
+               "outside float64");
+  EXPECT_FALSE(fs::exists(dir_ / "o.npy"));
+}
+
+class HostileMi : public Hostile {
+ protected:
+  const std::string model_ = std::string(INFOFLOW_SOURCE_DIR) + "/examples/szt_random_net.safetensors";
+  const std::string inputs_ = std::string(INFOFLOW_SOURCE_DIR) + "/data/szt/szt_inputs.npy";
+  const std::string labels_ = std::string(INFOFLOW_SOURCE_DIR) + "/data/szt/szt_labels.npy";
+};
+
+TEST_F(HostileMi, ClassWithZeroWeightContributesNothing) {
+  // The SZT labels: weight only on class-0 inputs, so Y is constant and I(Y;T) = 0.
+  const CliResult labels_json = run("mi --model " + model_ + " --inputs " + inputs_ + " --labels " + labels_ +
+                                    " --beta 0.005 --samples-per-input 2 --mc-queries 512 --layers 1 --json");
+  ASSERT_EQ(labels_json.code, 0) << labels_json.err;
+  // Weights 1/m0 on class 0, 0 on class 1, from the labels file itself.
+  const std::string script = "import numpy as np; y = np.load('" + labels_ + "'); w = (y == 0) / np.sum(y == 0); np.save('" +
+                             (dir_ / "w.npy").string() + "', w)";
+  if (std::system(("/usr/bin/python3 -c \"" + script + "\" 2>/dev/null").c_str()) != 0) GTEST_SKIP() << "no numpy";
+  const CliResult r = run("mi --model " + model_ + " --inputs " + inputs_ + " --labels " + labels_ + " --input-weights " +
+                          (dir_ / "w.npy").string() + " --beta 0.005 --samples-per-input 2 --mc-queries 512 --layers 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto layer = nlohmann::json::parse(r.out)["layers"][0];
+  ASSERT_TRUE(layer["I_YT_nats"].is_number()) << r.out;
+  const double i_yt = layer["I_YT_nats"], se = layer["I_YT_stderr_nats"];
+  EXPECT_LT(std::abs(i_yt), 5 * se + 1e-3) << r.out;
+  EXPECT_TRUE(std::isfinite(layer["I_XT_nats"].get<double>()));
+}
+
+TEST_F(HostileMi, NetworkWithoutNoisyLayerIsAnError) {
+  // One layer, 12 -> 2: only the output layer, which carries no noise unless asked.
+  const std::string header =
+      R"({"__metadata__":{"activations":"linear"},"layers.0.weight":{"dtype":"F64","shape":[2,12],"data_offsets":[0,192]},)"
+      R"("layers.0.bias":{"dtype":"F64","shape":[2],"data_offsets":[192,208]}})";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  std::string payload(208, '\0');
+  const double w = 0.5;
+  for (int i = 0; i < 24; ++i) std::memcpy(&payload[8 * i], &w, 8);
+  const std::string model = file("one_layer.safetensors", bytes + header + payload);
+  expect_error("mi --model " + model + " --inputs " + inputs_ + " --beta 0.005", "the network has no noisy layer");
+  // With noise on its only layer it is a question with an answer.
+  const CliResult r = run("mi --model " + model + " --inputs " + inputs_ + " --beta 0.005 --noisy-last-layer --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["layers"].size(), 1u);
+}
+
+TEST_F(HostileMi, TargetStderrSaysWhetherItWasMet) {
+  const CliResult r = run("mi --model " + model_ + " --inputs " + inputs_ + " --beta 0.005 --samples-per-input 2 --layers 1 "
+                          "--target-stderr 0.5 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto layer = nlohmann::json::parse(r.out)["layers"][0];
+  EXPECT_EQ(layer["target_stderr_met"], true);
+  EXPECT_LE(layer["h_T_stderr_nats"].get<double>(), 0.5);
+  EXPECT_EQ(r.err.find("not reached"), std::string::npos) << r.err;
+}
+
+TEST_F(Hostile, PlotOfADamagedRunIsOneLine) {
+  if (std::system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null") != 0) GTEST_SKIP() << "no matplotlib";
+  const fs::path out = make_run("run");
+  const std::vector<std::pair<std::string, std::string>> damage = {
+      {"metrics.csv", "epoch,layer\n1,x\n"},
+      {"metrics.csv", std::string("\x00\xff\xfe", 3)},
+      {"run.json", "{not json"},
+      {"labels.npy", "garbage"},
+  };
+  const Snapshot good = snapshot(out);
+  for (const auto& [name, bytes] : damage) {
+    for (const auto& [rel, content] : good) {
+      if (content != "<dir>") std::ofstream(out / rel, std::ios::binary) << content;
+    }
+    std::ofstream(out / name, std::ios::binary) << bytes;
+    const CliResult r = run("plot " + out.string());
+    EXPECT_NE(r.code, 0) << name;
+    EXPECT_EQ(r.err.find("Traceback"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

@@ -51,10 +51,10 @@ double parse_real(const std::string& s, const std::string& name, double min, dou
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || end == s.c_str()) throw InvalidArgument(name + ": " + quoted(s) + " is not a number" + range);
-  if (!std::isfinite(v)) throw InvalidArgument(name + ": " + quoted(s) + " is not a finite number" + range);
-  if (errno == ERANGE && (v == 0 || std::abs(v) >= std::numeric_limits<double>::max())) {
+  if (errno == ERANGE && (v == 0 || std::isinf(v))) {
     throw InvalidArgument(name + ": " + quoted(s) + " is out of the range of float64" + range);
   }
+  if (!std::isfinite(v)) throw InvalidArgument(name + ": " + quoted(s) + " is not a finite number" + range);
   if (v < min || (min_exclusive && v == min) || v > max || (max_exclusive && v == max)) throw InvalidArgument(name + ": " + s + " is out of range" + range);
   return v;
 }

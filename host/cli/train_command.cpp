@@ -139,7 +139,9 @@ std::vector<std::size_t> widths_for(const TrainArgs& a, const Data& d) {
   } else {
     w = {d.all.cols, 10, 7, 5, 4, 3, static_cast<std::size_t>(std::max<std::int64_t>(2, max_label + 1))};
   }
-  if (w.size() < 2) throw InvalidArgument("--layers needs at least the input and output widths");
+  if (w.size() < 3) {
+    throw InvalidArgument("--layers needs the input width, at least one hidden (noisy) layer to measure, and the output width");
+  }
   if (w.front() != d.all.cols) {
     throw InvalidArgument("--layers starts with width " + std::to_string(w.front()) + " but the inputs have " +
                           std::to_string(d.all.cols) + " columns");
