@@ -39,6 +39,8 @@ namespace fs = std::filesystem;
 
 // The schedule and history hold one entry per epoch at most; past this a typo, not a run.
 constexpr std::uint64_t kMaxEpochs = 1000000000;
+// Each checkpoint is two files and an estimate: past this a typo, not a schedule.
+constexpr std::uint64_t kMaxCheckpoints = 1000000;
 
 struct TrainArgs {
   std::string preset, inputs, labels, layers, activation = "tanh", optimizer = "adam", track = "log:100";
@@ -171,6 +173,10 @@ std::vector<std::size_t> widths_for(const TrainArgs& a, const Data& d) {
 std::vector<std::size_t> schedule_for(const TrainArgs& a) {
   const auto E = static_cast<std::size_t>(a.epochs);
   std::vector<std::size_t> s;
+  if (a.track_every > 0 && E / a.track_every > kMaxCheckpoints) {
+    throw InvalidArgument("--track-every " + std::to_string(a.track_every) + " with --epochs " + std::to_string(E) + " is " +
+                          std::to_string(E / a.track_every) + " checkpoints, more than " + std::to_string(kMaxCheckpoints));
+  }
   if (a.track_every > 0) {
     for (std::size_t e = static_cast<std::size_t>(a.track_every); e <= E; e += static_cast<std::size_t>(a.track_every)) s.push_back(e);
   } else {
@@ -180,9 +186,12 @@ std::vector<std::size_t> schedule_for(const TrainArgs& a) {
     try {
       if (t.rfind("log:", 0) != 0) throw std::invalid_argument(t);
       k = std::stoll(t.substr(4), &used);
-      if (used != t.size() - 4 || k < 1) throw std::invalid_argument(t);
+      if (used != t.size() - 4 || k < 1 || t[4] == '+' || t[4] == ' ') throw std::invalid_argument(t);
     } catch (const std::exception&) {
       throw InvalidArgument("--track '" + t + "': expected log:K with K >= 1 (K log-spaced epochs), or use --track-every N");
+    }
+    if (static_cast<std::uint64_t>(k) > kMaxCheckpoints) {
+      throw InvalidArgument("--track '" + t + "': at most " + std::to_string(kMaxCheckpoints) + " checkpoints");
     }
     s = log_spaced_epochs(E, static_cast<std::size_t>(k));
   }

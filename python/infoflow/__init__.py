@@ -25,13 +25,24 @@ Errors
     A bad value: wrong shape or dimension, NaN or inf, sigma or beta <= 0, unknown
     backend or activation, weights that do not sum to 1.
 ``TypeError``
-    A wrong type: not an array, complex or non-numeric dtype, a GPU array that is not a torch tensor.
+    A wrong type: not an array, complex or non-numeric dtype, a GPU array that is not a
+    torch tensor, a string or a bool where a number is expected.
+``OverflowError``
+    A count or seed of 2**64 or more, an int too large for a float64: refused, never
+    wrapped (the CLI refuses the same values).
 ``OSError``
     A model file that cannot be read or is malformed (the message names the file and the
     tensor).
 ``RuntimeError`` / ``MemoryError``
     The backend failed (``backend="cuda"`` without a usable GPU), or the problem does not
-    fit in memory (``MemoryError``).
+    fit in memory (``MemoryError``, also for an array whose float64 copy would not fit,
+    such as a huge broadcast view; the message names the argument).
+
+Every function checks its arguments as the CLI checks its options (sigma and beta finite
+and > 0, tolerance in [0, 1), threads 0 to 1024, target_stderr >= 0), and a result that
+would not be a finite number (a log-density below -1.8e308) is a ``ValueError``.
+Big-endian and other non-native arrays are converted, as the CLI converts big-endian
+files. Type stubs (``__init__.pyi``) and ``py.typed`` are installed with the package.
 """
 
 from __future__ import annotations
