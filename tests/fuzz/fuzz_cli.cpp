@@ -11,8 +11,10 @@
 //     checks are exercised by the unit tests);
 //   - a work size (samples, queries, passes, threads) of more than two characters, or a
 //     target standard error below 0.01, so one execution stays within milliseconds (two
-//     characters, not a numeric bound: CLI11 also reads 0x, 0o and 0b integers); sizes
-//     themselves are checked by tests/test_cli.cpp and tests/test_extreme_inputs.cpp.
+//     characters, not a numeric bound, so no spelling of a number slips past); sizes
+//     themselves are checked by tests/test_cli.cpp, tests/test_extreme_inputs.cpp and
+//     tests/test_hostile_inputs.cpp. The hostile_* seeds start from each class of
+//     tests/README.md "Hostile input" that runs in-process.
 #include <unistd.h>
 
 #include <cmath>
