@@ -115,6 +115,24 @@ TEST_F(Hostile, TrainRefusesAForeignDirectoryBeforeWritingAnything) {
   expect_error("train --preset szt --out ''", "--out: empty value");
 }
 
+// A link to a run directory (on another disk, say): --force replaces the run it points
+// to, and the link stays a link. The current directory is refused: a rename would leave
+// the shell in a directory without a name.
+TEST_F(Hostile, ForceThroughASymlinkKeepsTheLinkAndTheCurrentDirectoryIsRefused) {
+  const fs::path real = make_run("real", 1);
+  fs::create_symlink(real, dir_ / "link");
+  ASSERT_EQ(run(train_args(dir_ / "link", 5, 2) + " --force").code, 0);
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(real / "run.json"))["training"]["seed"], 5);
+  fs::create_directories(dir_ / "empty");
+  const std::string cmd = "cd " + (dir_ / "empty").string() + " && " + INFOFLOW_CLI_PATH +
+                          " train --preset szt --epochs 1 --no-estimate --out . 2>" + (dir_ / "err").string();
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  EXPECT_NE(slurp(dir_ / "err").find("current directory"), std::string::npos) << slurp(dir_ / "err");
+  EXPECT_TRUE(fs::is_empty(dir_ / "empty"));
+  expect_no_leftovers();
+}
+
 TEST_F(Hostile, TrainRefusesAnExistingRunWithoutForce) {
   const fs::path out = make_run("run");
   ASSERT_TRUE(fs::exists(out / ".infoflow-run"));

@@ -166,16 +166,19 @@ fs::path resolve_target(const std::string& out) {
   if (p.filename() == "." || p.filename() == ".." || p == p.root_path()) {
     throw InvalidArgument("--out " + out + ": give a directory by name (a run replaces the whole directory)");
   }
+  // The run replaces D by a rename: the current directory (or one above it) would leave
+  // this shell in a directory that no longer has a name.
+  const fs::path cwd = fs::current_path(ec);
+  if (!ec) {
+    const fs::path rel = cwd.lexically_relative(p);
+    if (!rel.empty() && *rel.begin() != "..") {
+      throw InvalidArgument("--out " + out + " is the current directory or holds it; run from outside it");
+    }
+  }
   return p;
 }
 
 }  // namespace
-
-bool is_finished_run(const fs::path& dir) {
-  bool valid = false;
-  marker_files(dir, &valid);
-  return valid;
-}
 
 RunTransaction::RunTransaction(const std::string& out, bool force) : out_(out), force_(force) {
   target_ = resolve_target(out);

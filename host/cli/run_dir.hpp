@@ -40,7 +40,4 @@ class RunTransaction {
   int lock_fd_ = -1;
 };
 
-// Whether `dir` is a finished infoflow run (has a valid marker).
-bool is_finished_run(const std::filesystem::path& dir);
-
 }  // namespace infoflow::cli
