@@ -74,6 +74,19 @@ EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const doub
     r.bhattacharyya_lower_nats =
         pairwise_bound(c, weights, opt, backend, 1 / (8 * s2), progress.part(n * n), resident);
   }
+  // Finite centres can still give a value outside float64 (the distances in units of
+  // sigma overflow); such an estimate is refused, not printed.
+  const auto refuse_non_finite = [](double v, const char* what) {
+    if (!std::isfinite(v)) {
+      throw InvalidArgument(std::string("the ") + what + " is " + (std::isnan(v) ? "not a number" : "infinite") +
+                            ": the centres' distances in units of sigma are outside float64");
+    }
+  };
+  refuse_non_finite(r.entropy_nats, "entropy estimate");
+  if (opt.bounds) {
+    refuse_non_finite(r.kl_upper_nats, "KL upper bound");
+    refuse_non_finite(r.bhattacharyya_lower_nats, "Bhattacharyya lower bound");
+  }
   return r;
 }
 
@@ -99,19 +112,6 @@ EntropyResult mixture_entropy(MatrixView<double> centers, Span<const double> wei
   const auto c = detail::prepare_centers(centers, weights, opt.sigma, backend);
   detail::check_draw_resolution(c, opt.sigma, backend, "sigma");
   EntropyResult r = detail::mixture_entropy_estimate(c, weights, opt, backend);
-  // Finite centres can still give a value outside float64 (the distances in units of
-  // sigma overflow); such an estimate is refused, not printed.
-  const auto refuse_non_finite = [](double v, const char* what) {
-    if (!std::isfinite(v)) {
-      throw InvalidArgument(std::string("the ") + what + " is " + (std::isnan(v) ? "not a number" : "infinite") +
-                            ": the centres' distances in units of sigma are outside float64");
-    }
-  };
-  refuse_non_finite(r.entropy_nats, "entropy estimate");
-  if (opt.bounds) {
-    refuse_non_finite(r.kl_upper_nats, "KL upper bound");
-    refuse_non_finite(r.bhattacharyya_lower_nats, "Bhattacharyya lower bound");
-  }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

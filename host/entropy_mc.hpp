@@ -101,9 +101,14 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
 
 // mixture_entropy's estimate (Monte Carlo, then the pairwise bounds when asked) for prepared
 // centres on a resolved backend, or for resident ones: the one estimator behind
-// mixture_entropy and mixture_entropy_on_device. Fills every field but seconds.
+// mixture_entropy and mixture_entropy_on_device. Fills every field but seconds; a value
+// that is not finite is an InvalidArgument, never a result.
 EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const double> weights,
                                        const EntropyOptions& opt, Backend backend,
                                        const ResidentMixture* resident = nullptr);
+
+// Throws InvalidArgument naming the first query row whose log-density is not finite (below
+// -1.8e308: too far from every centre), for log_density and log_density_on_device.
+void check_finite_log_density(Span<const double> out, double sigma);
 
 }  // namespace infoflow::detail

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "entropy_mc.hpp"
 #include "lse_backends.hpp"
 #include "lse_dispatch.hpp"
 #include "memory.hpp"
@@ -162,6 +163,21 @@ Backend log_sum_exp_gaussian(MatrixView<double> queries, MatrixView<double> cent
   return b;
 }
 
+namespace detail {
+
+// The true value of a far query can lie below -1.8e308; -inf would be no answer.
+void check_finite_log_density(Span<const double> out, double sigma) {
+  for (std::size_t i = 0; i < out.size; ++i) {
+    if (!std::isfinite(out[i])) {
+      throw InvalidArgument("the log-density at query row " + std::to_string(i) + " is " +
+                            (std::isnan(out[i]) ? std::string("undefined (NaN)") : "below -1.8e308, outside float64") +
+                            ": the query is too far from every centre for sigma " + std::to_string(sigma));
+    }
+  }
+}
+
+}  // namespace detail
+
 Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
                     Span<const double> weights, double sigma, Span<double> out,
                     const ComputeOptions& opt) {
@@ -170,14 +186,7 @@ Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
       log_sum_exp_gaussian(queries, centers, weights, 1 / (2 * sigma * sigma), out, opt);
   const double log_norm = 0.5 * centers.cols * std::log(2 * M_PI * sigma * sigma);
   for (double& v : out) v -= log_norm;
-  // The true value of a far query can lie below -1.8e308; -inf would be no answer.
-  for (std::size_t i = 0; i < out.size; ++i) {
-    if (!std::isfinite(out[i])) {
-      throw InvalidArgument("the log-density at query row " + std::to_string(i) + " is " +
-                            (std::isnan(out[i]) ? std::string("undefined (NaN)") : "below -1.8e308, outside float64") +
-                            ": the query is too far from every centre for sigma " + std::to_string(sigma));
-    }
-  }
+  detail::check_finite_log_density({out.data, out.size}, sigma);
   return b;
 }
 

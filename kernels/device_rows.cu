@@ -360,6 +360,7 @@ void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
   const std::vector<double> lse = device_lse(dev, dc, queries.rows, 0.5f, progress);
   const double shift = -0.5 * static_cast<double>(centers.cols) * std::log(2 * M_PI * sigma * sigma);
   for (std::size_t i = 0; i < queries.rows; ++i) out[i] = lse[i] + shift;
+  detail::check_finite_log_density({out.data, out.size}, sigma);
 }
 
 EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const double> weights,
