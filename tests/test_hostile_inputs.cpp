@@ -192,6 +192,22 @@ TEST_F(Hostile, InterruptedForceLeavesThePreviousRunByteForByte) {
   }
 }
 
+// One signal delivered twice at once (`timeout` signals the process and its group) is one
+// interrupt: the run still stops cleanly, not "at once".
+TEST_F(Hostile, ASignalDeliveredTwiceAtOnceIsOneInterrupt) {
+  const fs::path out = make_run("run");
+  const Snapshot before = snapshot(out);
+  Child c(train_args(out, 2, 1000000) + " --force", dir_ / "err");
+  ASSERT_TRUE(c.wait_for("epoch 1/")) << c.err();
+  c.signal(SIGINT);
+  c.signal(SIGINT);
+  EXPECT_EQ(c.wait(), 130) << c.err();
+  EXPECT_NE(c.err().find("interrupted after epoch"), std::string::npos) << c.err();
+  EXPECT_EQ(c.err().find("interrupted again"), std::string::npos) << c.err();
+  EXPECT_EQ(snapshot(out), before);
+  expect_no_leftovers();
+}
+
 // A second Ctrl-C does not wait for the epoch (here a long estimate) to end.
 TEST_F(Hostile, SecondInterruptExitsAtOnce) {
   const fs::path out = make_run("run");
@@ -501,9 +517,20 @@ TEST_F(Hostile, StreamsAreReadOnce) {
   writer.join();
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["entropy_nats"].get<double>(), h);
+  // A model through a pipe gives the same estimate as the file.
+  const std::string model = std::string(INFOFLOW_SOURCE_DIR) + "/examples/szt_random_net.safetensors";
+  const std::string x = std::string(INFOFLOW_SOURCE_DIR) + "/data/szt/szt_inputs.npy";
+  const std::string mi = " --inputs " + x + " --beta 0.005 --samples-per-input 2 --mc-queries 64 --layers 2 --backend cpu --json";
+  const CliResult direct = run("mi --model " + model + mi);
+  ASSERT_EQ(direct.code, 0) << direct.err;
+  const std::string cmd = "cat " + model + " | " + INFOFLOW_CLI_PATH + " mi --model /dev/stdin" + mi + " >" + out.string() +
+                          " 2>" + (dir_ / "err").string();
+  ASSERT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0) << slurp(dir_ / "err");
+  EXPECT_EQ(nlohmann::json::parse(slurp(out))["layers"], nlohmann::json::parse(direct.out)["layers"]);
   // Endless binary streams fail at once instead of filling memory.
   expect_error("entropy --input /dev/zero --sigma 1", "not a .npy or .csv file");
   expect_error("entropy --input /dev/urandom --sigma 1", "/dev/urandom");
+  expect_error("mi --model /dev/zero" + mi, "/dev/zero: header length 0 out of range");
 }
 
 // ---- Sizes derived from input values ----

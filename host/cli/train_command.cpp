@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cmath>
 #include <cstdio>
@@ -56,14 +58,28 @@ struct TrainArgs {
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
+std::atomic<std::int64_t> g_first_signal_ns{0};
+static_assert(std::atomic<std::int64_t>::is_always_lock_free, "used in a signal handler");
+
+std::int64_t monotonic_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);  // async-signal-safe
+  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
 // The first Ctrl-C (or SIGTERM) stops at the end of the epoch and cleans up; a second one
-// exits at once, leaving the staging directory for the next run into D to remove.
+// exits at once, leaving the staging directory for the next run into D to remove. One
+// signal often arrives twice within microseconds (`timeout` signals the process and its
+// group; a terminal signals the group a shell script runs in): a repeat within 100 ms is
+// that same signal, not a second press.
 extern "C" void on_interrupt(int sig) {
   if (g_interrupted) {
+    if (monotonic_ns() - g_first_signal_ns.load() < 100000000) return;
     static const char msg[] = "\ninfoflow: interrupted again; stopped at once (the previous run in --out is untouched)\n";
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     ::_exit(128 + sig);
   }
+  g_first_signal_ns.store(monotonic_ns());
   g_interrupted = sig;
 }
 

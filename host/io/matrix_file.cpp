@@ -29,6 +29,70 @@ std::ifstream open_for_reading(const std::string& path) {
   return f;
 }
 
+bool is_stream(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+StreamCopy::StreamCopy(const std::string& path, const std::function<void(const std::string&)>& check_head)
+    : path_(path) {
+  const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
+  fd_ = ::memfd_create("infoflow-input", MFD_CLOEXEC);
+  if (fd_ < 0) {
+    ::close(in);
+    throw ResourceError(path + ": cannot make an in-memory copy (" + std::strerror(errno) + ")");
+  }
+  try {
+    copy(in, check_head);
+  } catch (...) {
+    ::close(in);
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
+  ::close(in);
+  copy_path_ = "/proc/self/fd/" + std::to_string(fd_);
+}
+
+StreamCopy::~StreamCopy() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string StreamCopy::renamed(std::string m) const {
+  for (std::size_t at; (at = m.find(copy_path_)) != std::string::npos;) m.replace(at, copy_path_.size(), path_);
+  return m;
+}
+
+void StreamCopy::copy(int in, const std::function<void(const std::string&)>& check_head) {
+  std::vector<char> buf(1 << 20);
+  std::size_t total = 0;
+  bool checked = false;
+  const std::size_t avail = detail::available_memory_bytes();
+  for (;;) {
+    // The first reads stop at 4096 bytes, so the content is judged before the rest comes.
+    const std::size_t want = total < kHead ? kHead - total : buf.size();
+    const ssize_t n = ::read(in, buf.data(), want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path_, "read error (" + std::string(std::strerror(errno)) + ")");
+    if (n == 0) break;
+    if (total < kHead) head_.append(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::size_t>(n);
+    if (!checked && head_.size() == kHead) check_head(head_), checked = true;
+    if (avail != 0 && total > avail / 2) {
+      throw ResourceError(path_ + ": the input stream is larger than half the available memory (" +
+                          detail::gib(static_cast<double>(avail)) + ")");
+    }
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(fd_, buf.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) throw ResourceError(path_ + ": cannot keep the input in memory (" + std::strerror(errno) + ")");
+      done += w;
+    }
+  }
+  if (!checked) check_head(head_);
+}
+
 }  // namespace internal
 
 namespace {
@@ -57,99 +121,15 @@ Kind kind_of(const std::string& path, const std::string& head) {
   internal::fail(path, "not a .npy or .csv file (binary content without the .npy magic)");
 }
 
-// The readers look at a file twice (its first bytes, then all of it) and .npy files are
-// mapped; a FIFO, a pipe (/dev/stdin) or a character device gives its bytes once. Such an
-// input is copied into an anonymous in-memory file, after its first 4096 bytes have said
-// it is a .npy or text (so /dev/zero or /dev/urandom fail at once instead of filling
-// memory), and the readers read that; their messages name the path given.
-class StreamCopy {
- public:
-  explicit StreamCopy(const std::string& path) : path_(path) {
-    const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) internal::fail(path, "cannot open file (" + std::string(std::strerror(errno)) + ")");
-    fd_ = ::memfd_create("infoflow-input", MFD_CLOEXEC);
-    if (fd_ < 0) {
-      ::close(in);
-      throw ResourceError(path + ": cannot make an in-memory copy (" + std::strerror(errno) + ")");
-    }
-    try {
-      copy(in);
-    } catch (...) {
-      ::close(in);
-      throw;
-    }
-    ::close(in);
-    copy_path_ = "/proc/self/fd/" + std::to_string(fd_);
-  }
-  ~StreamCopy() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  template <class F>
-  auto read(F&& reader) const {
-    try {
-      return reader(copy_path_);
-    } catch (const IoError& e) {
-      throw IoError(renamed(e.what()));
-    } catch (const ResourceError& e) {
-      throw ResourceError(renamed(e.what()));
-    } catch (const InvalidArgument& e) {
-      throw InvalidArgument(renamed(e.what()));
-    }
-  }
-  const std::string& head() const { return head_; }
-
- private:
-  std::string renamed(std::string m) const {
-    for (std::size_t at; (at = m.find(copy_path_)) != std::string::npos;) m.replace(at, copy_path_.size(), path_);
-    return m;
-  }
-  void copy(int in) {
-    std::vector<char> buf(1 << 20);
-    std::size_t total = 0;
-    const std::size_t avail = detail::available_memory_bytes();
-    for (;;) {
-      // The first read stops at 4096 bytes, so the format is known before the rest comes.
-      const std::size_t want = total < 4096 ? 4096 - total : buf.size();
-      const ssize_t n = ::read(in, buf.data(), want);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) internal::fail(path_, "read error (" + std::string(std::strerror(errno)) + ")");
-      if (n == 0) break;
-      if (total < 4096) head_.append(buf.data(), static_cast<std::size_t>(n));
-      total += static_cast<std::size_t>(n);
-      if (total >= 4096 && head_.size() == 4096 && !checked_) check_head();
-      if (avail != 0 && total > avail / 2) {
-        throw ResourceError(path_ + ": the input stream is larger than half the available memory (" +
-                            detail::gib(static_cast<double>(avail)) + ")");
-      }
-      for (ssize_t done = 0; done < n;) {
-        const ssize_t w = ::write(fd_, buf.data() + done, static_cast<std::size_t>(n - done));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) throw ResourceError(path_ + ": cannot keep the input in memory (" + std::strerror(errno) + ")");
-        done += w;
-      }
-    }
-    if (!checked_) check_head();
-  }
-  void check_head() {
-    checked_ = true;
-    if (kind_of(path_, head_) == Kind::Csv && head_.find('\0') != std::string::npos) {
-      internal::fail(path_, "not a text file (NUL byte in the first " + std::to_string(head_.size()) + " bytes)");
-    }
-  }
-  std::string path_, copy_path_, head_;
-  int fd_ = -1;
-  bool checked_ = false;
-};
-
-bool is_stream(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-}
 
 // By content, as read_matrix documents; .npy files go to read_npy_file.
 Matrix read_by_content(const std::string& path, Matrix (*read_npy_file)(const std::string&)) {
-  if (is_stream(path)) {
-    const StreamCopy copy(path);
+  if (internal::is_stream(path)) {
+    const internal::StreamCopy copy(path, [&](const std::string& head) {
+      if (kind_of(path, head) == Kind::Csv && head.find('\0') != std::string::npos) {
+        internal::fail(path, "not a text file (NUL byte in the first " + std::to_string(head.size()) + " bytes)");
+      }
+    });
     const Kind kind = kind_of(path, copy.head());
     return copy.read([&](const std::string& p) { return kind == Kind::Npy ? read_npy_file(p) : read_csv(p); });
   }
@@ -169,8 +149,8 @@ Matrix read_matrix(const std::string& path) { return read_by_content(path, read_
 Matrix map_matrix(const std::string& path) { return read_by_content(path, map_npy); }
 
 std::vector<std::int64_t> read_npy_integers(const std::string& path) {
-  if (is_stream(path)) {
-    const StreamCopy copy(path);
+  if (internal::is_stream(path)) {
+    const internal::StreamCopy copy(path, [](const std::string&) {});
     return copy.read([](const std::string& p) { return internal::read_npy_integers_file(p); });
   }
   return internal::read_npy_integers_file(path);

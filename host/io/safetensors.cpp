@@ -15,6 +15,7 @@
 #include <set>
 #include <vector>
 
+#include "io/matrix_file.hpp"
 #include "memory.hpp"
 
 namespace infoflow::io {
@@ -118,6 +119,16 @@ nlohmann::json parse_header(const std::string& path, const std::string& header) 
 }  // namespace
 
 Safetensors read_safetensors(const std::string& path) {
+  if (internal::is_stream(path)) {
+    // The header length first: zeros (/dev/zero) or junk fail before the rest is copied.
+    const internal::StreamCopy copy(path, [&](const std::string& head) {
+      if (head.size() < 8) fail(path, "truncated: shorter than 8 bytes");
+      std::uint64_t n = 0;
+      for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(head[static_cast<std::size_t>(i)]);
+      if (n == 0 || n > kMaxHeader) fail(path, "header length " + std::to_string(n) + " out of range");
+    });
+    return copy.read([](const std::string& p) { return read_safetensors(p); });
+  }
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a safetensors file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
