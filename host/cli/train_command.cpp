@@ -89,6 +89,7 @@ void handle_interrupts(bool on) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);  // the terminal closed: as SIGTERM
 }
 
 // Beyond this a weight or a loss is a blow-up, not a trained network: products of such

@@ -300,7 +300,12 @@ def load_network(path, activation=None):
         Unknown activation.
     """
     act = "" if activation is None else _arrays.text("activation", activation)
-    return _infoflow.load_network(os.fsdecode(os.fspath(path)), act)
+    if not _arrays.is_path(path):
+        raise TypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}")
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise ValueError("path is empty")
+    return _infoflow.load_network(path, act)
 
 
 def _network(model, activation):

@@ -109,6 +109,13 @@ def test_target_stderr_met_is_reported():
     assert r.to_dict()["target_stderr_met"] is True
 
 
+def test_model_paths_are_checked():
+    raises(TypeError, "path must be a str", lambda: infoflow.load_network(123))
+    raises(ValueError, "path is empty", lambda: infoflow.load_network(""))
+    raises(OSError, "cannot open", lambda: infoflow.load_network("/nonexistent/net.safetensors"))
+    raises(TypeError, "model must be a path", lambda: infoflow.mutual_information(123, np.zeros((2, 12)), beta=0.1))
+
+
 def test_type_stubs_are_shipped():
     pkg = pathlib.Path(infoflow.__file__).parent
     assert (pkg / "py.typed").is_file()
