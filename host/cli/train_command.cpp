@@ -145,7 +145,13 @@ Data load_data(const TrainArgs& a) {
   }
   d.train = select_rows(d.all, d.is_test, false);
   d.test = select_rows(d.all, d.is_test, true);
-  if (d.train.rows == 0) throw InvalidArgument("the training split is empty (--test-fraction " + std::to_string(a.test_fraction) + ")");
+  if (d.train.rows == 0) {
+    std::ostringstream f;
+    f.precision(17);
+    f << a.test_fraction;
+    throw InvalidArgument("the training split is empty: --test-fraction " + f.str() + " of " + std::to_string(d.all.rows) +
+                          " rows leaves none for training");
+  }
   return d;
 }
 
