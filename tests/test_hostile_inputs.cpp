@@ -643,6 +643,23 @@ TEST_F(Hostile, PlotOfADamagedRunIsOneLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
   }
+  // Figures are replaced whole, and only regular files: a link is refused, its target kept.
+  for (const auto& [rel, content] : good) {
+    if (content != "<dir>") std::ofstream(out / rel, std::ios::binary) << content;
+  }
+  const std::string precious = file("precious.png", "not a figure");
+  fs::create_directories(out / "figures");
+  fs::remove(out / "figures" / "training.png");  // drawn before a damaged labels.npy stopped plot
+  fs::create_symlink(precious, out / "figures" / "training.png");
+  const CliResult r = run("plot " + out.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("training.png: is not a regular file"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(precious), "not a figure");
+  fs::remove(out / "figures" / "training.png");
+  ASSERT_EQ(run("plot " + out.string()).code, 0);
+  for (const auto& e : fs::directory_iterator(out / "figures")) {
+    EXPECT_EQ(e.path().filename().string().find("infoflow-tmp"), std::string::npos) << e.path();
+  }
 }
 
 }  // namespace

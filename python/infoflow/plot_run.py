@@ -16,6 +16,7 @@ import csv
 import json
 import math
 import os
+import stat
 import sys
 
 
@@ -156,7 +157,12 @@ def main(argv=None):
     inputs = setting("data", "inputs", kind=int)
     ln_m = math.log(inputs) if inputs and inputs > 0 else None
     out_dir = os.path.join(a.dir, "figures")
-    os.makedirs(out_dir, exist_ok=True)
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise RunError(out_dir, "exists and is not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise RunError(out_dir, f"cannot be created ({e.strerror or e})") from None
     cmap = plt.get_cmap("viridis")
     colors = {l: cmap(i / max(1, len(layers) - 1)) for i, l in enumerate(layers)}
     written = []
@@ -164,7 +170,19 @@ def main(argv=None):
     def save(fig, name):
         for f in formats:
             path = os.path.join(out_dir, f"{name}.{f}")
-            fig.savefig(path, dpi=130, bbox_inches="tight")
+            # As infoflow's other outputs: a reader sees the old figure or the new one
+            # whole, and only a regular file is replaced (never a link, FIFO or device).
+            if os.path.lexists(path) and (os.path.islink(path) or not stat.S_ISREG(os.lstat(path).st_mode)):
+                raise RunError(path, "is not a regular file; plot replaces only the figures it wrote")
+            tmp = os.path.join(out_dir, f".{name}.{f}.infoflow-tmp-{os.getpid()}")
+            try:
+                fig.savefig(tmp, dpi=130, bbox_inches="tight", format=f)
+                os.replace(tmp, path)
+            except OSError as e:
+                raise RunError(path, f"cannot be written ({e.strerror or e})") from None
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
             written.append(path)
         plt.close(fig)
 
