@@ -374,6 +374,16 @@ TEST_F(HostileOutput, OnlyRegularFilesAreReplaced) {
   }
 }
 
+// A result printed to a full device is no result: an error, not exit 0.
+TEST_F(HostileOutput, ResultThatCannotReachStdoutIsAnError) {
+  const std::string cmd = std::string(INFOFLOW_CLI_PATH) + " entropy --input " + centers_ +
+                          " --sigma 1 --backend cpu --json >/dev/full 2>" + (dir_ / "err").string();
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 1);
+  EXPECT_NE(slurp(dir_ / "err").find("cannot write the result to standard output (No space left on device)"),
+            std::string::npos)
+      << slurp(dir_ / "err");
+}
+
 TEST_F(HostileOutput, FifoIsWrittenIntoNotReplaced) {
   const fs::path fifo = dir_ / "pipe.npy";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);

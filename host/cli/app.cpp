@@ -1,7 +1,9 @@
 // The infoflow command line, as a function: main() calls it, and so does the CLI fuzzer
 // (tests/fuzz/fuzz_cli.cpp). Every error ends as one line on stderr and a non-zero exit
 // code (2: bad usage or input, 3: resources, 1: anything else); stdout carries only results.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -139,7 +141,15 @@ int run(int argc, char** argv) {
       if (mpi.size() > 1 && name != "entropy" && name != "mi") {
         return fail(2, "'" + name + "' runs in one process; under mpirun only 'entropy' and 'mi' split their work across ranks");
       }
-      return c.run();
+      const int code = c.run();
+      // A result that did not reach stdout (a full disk, /dev/full, a closed pipe) is no result.
+      errno = 0;
+      if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && code == 0) {
+        const std::string why = errno ? std::strerror(errno) : "write error";
+        std::clearerr(stdout);
+        return fail(1, "cannot write the result to standard output (" + why + ")");
+      }
+      return code;
     }
   } catch (const CollectiveFailure& f) {
     return f.code;  // another rank failed and said why
