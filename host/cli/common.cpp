@@ -92,10 +92,6 @@ CLI::Option* add_int_option(CLI::App* sub, const std::string& name, int& target,
           name,
           [&target, name, min, max](const std::string& s) {
             target = as_parse_error([&] {
-              if (!s.empty() && s[0] == '-' && min >= 0 && s != "-0") {
-                throw InvalidArgument(name + ": " + quoted(s) + " is negative (expected an integer from " +
-                                      std::to_string(min) + " to " + std::to_string(max) + ")");
-              }
               return static_cast<int>(parse_count(s, name, static_cast<std::uint64_t>(min), static_cast<std::uint64_t>(max)));
             });
           },

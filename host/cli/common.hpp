@@ -44,6 +44,7 @@ void add_seed_option(CLI::App* sub, std::uint64_t& seed, const std::string& desc
 inline constexpr std::uint64_t kMaxCount = ~std::uint64_t{0};  // the products of counts are checked where used
 CLI::Option* add_count_option(CLI::App* sub, const std::string& name, std::uint64_t& target, std::uint64_t min,
                               std::uint64_t max, const std::string& description);
+// min >= 0: the ints here are counts too (--threads).
 CLI::Option* add_int_option(CLI::App* sub, const std::string& name, int& target, int min, int max,
                             const std::string& description);
 // A finite float64 in [min, max], or (min_exclusive) in (min, max].
