@@ -16,13 +16,12 @@ its noise; T = S + beta Z; I(X; T) = h(T) - h(T|X) from those samples
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from . import sample_information
+from . import _arrays, sample_information
 
 __all__ = ["GaussianNoise", "InformationTracker"]
 
@@ -42,9 +41,7 @@ class GaussianNoise(nn.Module):
 
     def __init__(self, beta):
         super().__init__()
-        beta = float(beta)
-        if not (math.isfinite(beta) and beta > 0):
-            raise ValueError(f"GaussianNoise: beta must be a finite number > 0, got {beta}")
+        beta = _arrays.positive("GaussianNoise: beta", beta)
         self.beta = beta
         self.sampling = False  # set by InformationTracker: noise on in eval mode too
 
@@ -89,15 +86,15 @@ class InformationTracker:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.samples_per_input = int(samples_per_input)
-        if self.samples_per_input < 1:
-            raise ValueError(f"samples_per_input must be >= 1, got {samples_per_input}")
-        self.batch_size = int(batch_size)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.options = dict(mc_queries=mc_queries, target_stderr=target_stderr, seed=seed,
-                            backend=backend, threads=threads)
-        self.seed = int(seed)
+        # Checked here, as infoflow.sample_information checks them, so that a bad value is
+        # named when the tracker is made, not at the first measure().
+        self.samples_per_input = _arrays.count("samples_per_input", samples_per_input, 1)
+        self.batch_size = _arrays.count("batch_size", batch_size, 1)
+        self.options = dict(mc_queries=_arrays.count("mc_queries", mc_queries, 0),
+                            target_stderr=_arrays.non_negative("target_stderr", target_stderr),
+                            seed=_arrays.seed_value(seed), backend=_arrays.text("backend", backend),
+                            threads=_arrays.threads_value(threads))
+        self.seed = self.options["seed"]
         modules = dict(model.named_modules())
         if layers is None:
             layers = OrderedDict((n, m) for n, m in modules.items() if isinstance(m, GaussianNoise))
@@ -117,7 +114,7 @@ class InformationTracker:
             b = beta if beta is not None else (m.beta if isinstance(m, GaussianNoise) else None)
             if b is None:
                 raise ValueError(f"layer {name!r} is a {type(m).__name__}, not GaussianNoise: give beta=")
-            self.betas[name] = float(b)
+            self.betas[name] = _arrays.positive(f"beta of layer {name!r}", b)
         self.history = []  # (step, {name: LayerInformation}) for every measure(step=...)
 
     def _passes(self, inputs):

@@ -4,7 +4,6 @@ MemoryError naming the argument, never nanobind's "incompatible function argumen
 """
 
 import math
-import os
 import pathlib
 
 import numpy as np
