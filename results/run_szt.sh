@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build}/infoflow
 common=(--preset szt --mc-queries 16384 --backend auto --force)
+# train --force replaces only the files a run wrote; this script's own file in the run
+# directory is written again below, from the new run.
+rm -f results/szt_tanh/final_K_sweep.jsonl
 "$bin" train "${common[@]}" --beta 0.005 --samples-per-input 300 --out results/szt_tanh
 "$bin" train "${common[@]}" --beta 0.01 --activation linear --samples-per-input 100 --out results/szt_linear
 "$bin" train "${common[@]}" --beta 0.005 --orthonormal --samples-per-input 100 --out results/szt_orthonormal
