@@ -31,7 +31,7 @@ cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
 # the SZT network for 20-90 s (~2.5 minutes of CPU, ~50 s of the stages' wall time), and
 # they run no code the sanitizers would not see anyway: Metrics... and SameSeed... train
 # as CheckpointThroughMi... and PlotWritesTheFigures do (30 epochs with tracking), and
-# SztReaches... as InterruptLeavesOnlyPartialFiles does (--no-estimate). What they check
+# SztReaches... as InterruptLeavesNoRun and the Hostile.* runs do (--no-estimate). What they check
 # (the metrics' columns, same seed same files, the stated accuracy) is about results,
 # which the plain suite asserts.
 long_training='TrainCli\.(SameSeedSameFilesOtherSeedOtherResults|MetricsHaveTheDocumentedColumnsAndSaneValues|SztReachesTheStatedAccuracy)$'
