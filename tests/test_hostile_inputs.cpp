@@ -133,6 +133,25 @@ TEST_F(Hostile, ForceThroughASymlinkKeepsTheLinkAndTheCurrentDirectoryIsRefused)
   expect_no_leftovers();
 }
 
+// A run interrupted by an earlier version left .partial files and no run.json: --force
+// replaces it (every file is one that layout has), and still refuses a user's file in it.
+TEST_F(Hostile, ForceReplacesAnInterruptedRunOfTheOldLayout) {
+  const fs::path out = dir_ / "old";
+  fs::create_directories(out / "checkpoints");
+  file("old/metrics.csv.partial", "epoch,layer\n");
+  file("old/history.csv.partial", "epoch\n");
+  file("old/inputs.npy", "x");
+  file("old/checkpoints/epoch_00001.safetensors", "x");
+  file("old/notes.txt", "mine");
+  expect_error(train_args(out, 1, 2) + " --force", "notes.txt");
+  fs::remove(out / "notes.txt");
+  expect_error(train_args(out, 1, 2), "--force");
+  ASSERT_EQ(run(train_args(out, 1, 2) + " --force").code, 0);
+  EXPECT_FALSE(fs::exists(out / "metrics.csv.partial"));
+  EXPECT_TRUE(fs::exists(out / ".infoflow-run"));
+  expect_no_leftovers();
+}
+
 TEST_F(Hostile, TrainRefusesAnExistingRunWithoutForce) {
   const fs::path out = make_run("run");
   ASSERT_TRUE(fs::exists(out / ".infoflow-run"));

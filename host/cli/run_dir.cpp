@@ -56,8 +56,10 @@ std::set<std::string> marker_files(const fs::path& dir, bool* valid) {
 }
 
 // Runs written before the marker existed: run.json names infoflow, and the files follow
-// train's fixed layout.
+// train's fixed layout; or an interrupted one of those, which left metrics.csv.partial
+// (every file is then still checked against the layout before --force replaces it).
 bool is_legacy_run(const fs::path& dir) {
+  if (fs::is_regular_file(dir / "metrics.csv.partial") && !fs::exists(dir / "run.json")) return true;
   std::ifstream f(dir / "run.json");
   if (!f) return false;
   try {

@@ -42,7 +42,11 @@ Target classify(const std::string& path, std::string& real) {
     if (!parent.empty() && !fs::is_directory(parent, ec)) fail(path, "no such directory " + parent.string());
     return Target::Replace;
   }
-  if (S_ISREG(st.st_mode)) return Target::Replace;
+  if (S_ISREG(st.st_mode)) {
+    // A rename would replace a file its owner made read-only; writing in place would not.
+    if (::access(real.c_str(), W_OK) != 0) fail(path, "is not writable (" + errno_text() + ")");
+    return Target::Replace;
+  }
   if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return Target::Stream;
   if (S_ISDIR(st.st_mode)) fail(path, "is a directory; give a file name");
   fail(path, std::string("is a ") + (S_ISBLK(st.st_mode) ? "block device" : S_ISSOCK(st.st_mode) ? "socket" : "special file") +
