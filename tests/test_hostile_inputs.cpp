@@ -489,6 +489,7 @@ TEST_F(Hostile, UnknownNamesAndEmptyValuesAreNamed) {
   expect_error("entropy --input '' --sigma 1", "--input: empty value");
   expect_error("entropy --input " + c + " --sigma 1 --backend ''", "--backend: empty value");
   expect_error("train --preset '' --out x", "--preset: empty value");
+  expect_error("entropy --input " + c + " --sigma 1 --sigma=2", "--sigma is given twice");
   // An option's value that starts like an option is a value, not an unknown option.
   expect_error("entropy --input --json --sigma 1", "--json");
 }

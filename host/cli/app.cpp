@@ -88,6 +88,7 @@ std::string unknown_name(CLI::App& app, int argc, char** argv) {
   for (const CLI::Option* o : sub->get_options()) {
     for (const std::string& l : o->get_lnames()) options.push_back("--" + l);
   }
+  std::vector<const CLI::Option*> seen;
   for (++i; i < argc; ++i) {
     const std::string t = argv[i];
     if (t == "--") break;
@@ -98,7 +99,11 @@ std::string unknown_name(CLI::App& app, int argc, char** argv) {
       return "unknown option '" + opt + "' for 'infoflow " + name + "'" + suggestion(opt, options) +
              "; see 'infoflow " + name + " --help'";
     }
-    if (o != nullptr && o->get_expected_min() > 0 && t.find('=') == std::string::npos) ++i;  // its value
+    if (o == nullptr || o->get_expected_min() == 0) continue;  // --help, or a flag
+    // Which of two values counts would be a guess (CLI11 says "At Most 1 required").
+    if (std::find(seen.begin(), seen.end(), o) != seen.end()) return opt + " is given twice; give it once";
+    seen.push_back(o);
+    if (t.find('=') == std::string::npos) ++i;  // its value
   }
   return "";
 }
