@@ -136,7 +136,15 @@ int run(int argc, char** argv) {
   } catch (const InvalidArgument& e) {
     return fail(2, e.what());
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return mpi.rank() == 0 ? app.exit(e) : 0;  // --help, --version
+    if (e.get_exit_code() == 0) {  // --help, --version
+      if (mpi.rank() != 0) return 0;
+      app.exit(e);
+      if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::clearerr(stdout);
+        return fail(1, std::string("cannot write to standard output (") + std::strerror(errno) + ")");
+      }
+      return 0;
+    }
     return fail(2, std::string(e.what()) + "\nRun 'infoflow --help' for usage.");
   }
   try {
