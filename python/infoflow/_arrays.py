@@ -186,6 +186,11 @@ def as_labels(name, y):
             raise OverflowError(f"{name}: label {int(np.max(y))} is too large for int64")
     elif y.dtype.kind not in "ib":
         raise TypeError(f"{name} must hold integers, got dtype {y.dtype}")
+    if not (y.dtype == np.int64 and y.dtype.isnative and y.flags.c_contiguous):
+        need, avail = int(y.size) * 8, _available_memory()
+        if avail is not None and need > avail:
+            raise MemoryError(f"{name}: converting the array of shape {tuple(y.shape)} to int64 needs "
+                              f"{need / 2**30:.1f} GiB, only {avail / 2**30:.1f} GiB of memory is available")
     return np.ascontiguousarray(y, dtype=np.int64)
 
 

@@ -69,6 +69,9 @@ def test_big_endian_arrays_are_converted():
 def test_huge_broadcast_view_is_a_memory_error_naming_the_argument():
     view = np.broadcast_to(np.zeros(3, dtype=np.float32), (10**12, 3))
     raises(MemoryError, "centers: converting the array of shape", lambda: infoflow.mixture_entropy(view, 1.0))
+    labels = np.broadcast_to(np.zeros(1, dtype=np.int32), (10**12,))
+    raises(MemoryError, "labels: converting the array of shape", lambda: infoflow.sample_information(
+        np.zeros((2, 2, 1)), 0.1, labels=labels))
 
 
 def test_labels_stay_exact():
