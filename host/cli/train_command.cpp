@@ -54,6 +54,7 @@ struct TrainArgs {
   std::uint64_t seed = 0;
   int threads = 0;
   bool orthonormal = false, force = false, no_estimate = false, no_control_variate = false, test_fraction_given = false;
+  bool momentum_given = false, orthonormal_alpha_given = false;
   std::vector<std::string> argv;
 };
 
@@ -234,6 +235,13 @@ void validate(const TrainArgs& a) {
   if (!(std::isfinite(a.bin_size) && a.bin_size >= 0)) throw InvalidArgument("--bin-size must be a finite number > 0");
   if (!a.preset.empty() && a.test_fraction_given) {
     throw InvalidArgument("--test-fraction applies to --inputs/--labels; --preset szt uses the official split");
+  }
+  // An option that would change nothing is a mistake worth saying, not a setting to ignore.
+  if (a.momentum_given && a.optimizer != "sgd") {
+    throw InvalidArgument("--momentum applies to --optimizer sgd (Adam has its own moments)");
+  }
+  if (a.orthonormal_alpha_given && !a.orthonormal) {
+    throw InvalidArgument("--orthonormal-alpha applies with --orthonormal");
   }
   if (!(std::isfinite(a.cluster_radius) && a.cluster_radius > 0)) throw InvalidArgument("--cluster-radius must be a finite number > 0");
   if (!(std::isfinite(a.lr) && a.lr > 0)) throw InvalidArgument("--lr must be a finite number > 0, got " + std::to_string(a.lr));
@@ -489,10 +497,10 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
   add_count_option(sub, "--epochs", a->epochs, 1, kMaxEpochs, "training epochs, 1 to " + std::to_string(kMaxEpochs));
   sub->add_option("--optimizer", a->optimizer, "adam | sgd")->capture_default_str();
   add_real_option(sub, "--lr", a->lr, 0, kMax, true, "learning rate (> 0)");
-  add_real_option(sub, "--momentum", a->momentum, 0, 1, false, "SGD momentum, in [0, 1)", true);
+  auto* momentum = add_real_option(sub, "--momentum", a->momentum, 0, 1, false, "SGD momentum, in [0, 1)", true);
   add_count_option(sub, "--batch-size", a->batch_size, 1, kMaxCount, "mini-batch size (>= 1)");
   sub->add_flag("--orthonormal", a->orthonormal, "orthonormality retraction W <- W - alpha (W W^T W - W) after each step");
-  add_real_option(sub, "--orthonormal-alpha", a->orthonormal_alpha, 0, kMax, true, "alpha of --orthonormal (> 0)");
+  auto* alpha = add_real_option(sub, "--orthonormal-alpha", a->orthonormal_alpha, 0, kMax, true, "alpha of --orthonormal (> 0)");
   add_seed_option(sub, a->seed, "seeds initialisation, shuffling, noise and estimation");
   auto* track = sub->add_option("--track", a->track, "measured epochs: log:K = K log-spaced epochs (the last always)")
                     ->capture_default_str();
@@ -516,8 +524,10 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
   sub->add_option("--out", a->out, "output directory")->required();
   sub->add_flag("--force", a->force,
                 "replace an earlier infoflow run in --out (refused if it holds files infoflow did not write)");
-  return {sub, [a, tf] {
+  return {sub, [a, tf, momentum, alpha] {
             a->test_fraction_given = tf->count() > 0;
+            a->momentum_given = momentum->count() > 0;
+            a->orthonormal_alpha_given = alpha->count() > 0;
             return run_train(*a);
           }};
 }
