@@ -247,6 +247,25 @@ TEST_F(Hostile, SecondInterruptExitsAtOnce) {
   expect_no_leftovers();
 }
 
+// A crash (SIGKILL here: no handler runs) leaves the previous run whole and the staging
+// directory under its own name beside it; the next run into the directory removes it.
+TEST_F(Hostile, KilledRunLeavesThePreviousRunWhole) {
+  const fs::path out = make_run("run");
+  const Snapshot before = snapshot(out);
+  Child c(train_args(out, 2, 1000000) + " --force", dir_ / "err");
+  ASSERT_TRUE(c.wait_for("epoch 1/")) << c.err();
+  c.signal(SIGKILL);
+  EXPECT_EQ(c.wait(), 128 + SIGKILL);
+  EXPECT_EQ(snapshot(out), before);
+  bool staging = false;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    staging = staging || e.path().filename().string().rfind(".run.infoflow-staging-", 0) == 0;
+  }
+  EXPECT_TRUE(staging);
+  ASSERT_EQ(run(train_args(out, 3, 1) + " --force").code, 0);
+  expect_no_leftovers();
+}
+
 // Two runs into one new directory at once: exactly one succeeds and the directory is that
 // run, whole (its seed in run.json, its own history).
 TEST_F(Hostile, ConcurrentRunsIntoOneDirectoryGiveExactlyOneRun) {
