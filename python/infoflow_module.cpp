@@ -305,6 +305,47 @@ NB_MODULE(_infoflow, m) {
         "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "backend"_a, "threads"_a,
         "tolerance"_a);
 
+  // Returns (d queries or None, d centers or None, d weights or None, d sigma): the arrays
+  // are allocated only for the gradients asked for.
+  m.def("log_density_backward",
+        [](Array queries, Array centers, double sigma, std::optional<Array> weights, Array log_density,
+           Array grad, bool want_queries, bool want_centers, bool want_weights, int threads) {
+          infoflow::ComputeOptions opt;
+          opt.threads = threads;
+          const auto q = matrix_view(queries, "queries"), c = matrix_view(centers, "centers");
+          const auto w = vector_view(weights, "weights");
+          const auto ld = vector_view(log_density, "log_density");
+          const auto g = vector_view(grad, "grad");
+          auto alloc = [](bool want, std::size_t size) {
+            return std::unique_ptr<double[]>(want ? new double[size > 0 ? size : 1] : nullptr);
+          };
+          auto gq = alloc(want_queries, q.rows * q.cols), gc = alloc(want_centers, c.rows * c.cols),
+               gw = alloc(want_weights, c.rows);
+          infoflow::LogDensityGradients out;
+          if (gq) out.queries = {gq.get(), q.rows * q.cols};
+          if (gc) out.centers = {gc.get(), c.rows * c.cols};
+          if (gw) out.weights = {gw.get(), c.rows};
+          double grad_sigma;
+          {
+            nb::gil_scoped_release release;
+            grad_sigma = infoflow::log_density_backward(q, c, w, sigma, ld, g, out, opt);
+          }
+          auto wrap = [](std::unique_ptr<double[]>& p, std::size_t rows, std::size_t cols) -> nb::object {
+            if (!p) return nb::none();
+            nb::capsule owner(p.get(), [](void* x) noexcept { delete[] static_cast<double*>(x); });
+            return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(p.release(), {rows, cols}, owner));
+          };
+          nb::object w_out = nb::none();
+          if (gw) {
+            const std::size_t n = c.rows;
+            nb::capsule owner(gw.get(), [](void* x) noexcept { delete[] static_cast<double*>(x); });
+            w_out = nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<1>>(gw.release(), {n}, owner));
+          }
+          return nb::make_tuple(wrap(gq, q.rows, q.cols), wrap(gc, c.rows, c.cols), w_out, grad_sigma);
+        },
+        "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "log_density"_a, "grad"_a,
+        "want_queries"_a, "want_centers"_a, "want_weights"_a, "threads"_a);
+
   m.def("log_density_device",
         [](DeviceArray queries, DeviceArray centers, double sigma, std::optional<Array> weights) {
           const auto q = device_view(queries, "queries"), c = device_view(centers, "centers");

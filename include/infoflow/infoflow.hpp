@@ -136,6 +136,31 @@ Backend log_density(MatrixView<double> queries, MatrixView<double> centers,
                     Span<const double> weights, double sigma, Span<double> out,
                     const ComputeOptions& opt = {});
 
+// ---- gradients --------------------------------------------------------------------------
+// Where log_density_backward writes, each allocated by the caller; an empty span skips
+// that gradient (skipping both centers and weights skips the second pass).
+struct LogDensityGradients {
+  Span<double> queries;  // m x d, row-major
+  Span<double> centers;  // n x d, row-major
+  Span<double> weights;  // n
+};
+
+// Backward pass of log_density: for L = sum_i grad[i] * log g(q_i), writes dL/dq, dL/dc and
+// dL/dw into `out` and returns dL/dsigma. `log_density` is what log_density returned for
+// the same inputs (any backend or tolerance: the pass renormalises each query's softmax
+// weights in float64, so the forward's float32 or pruning error does not reach the
+// gradient; values off by more than 100 nats throw InvalidArgument).
+// The weights' gradient is the partial derivative with each w_j free, not kept on the
+// simplex: exp(-||q_i - c_j||^2 / (2 sigma^2)) / sum_k w_k exp(...), finite for w_j = 0 (a
+// softmax parameterisation gets the constrained gradient through its own chain rule).
+// Always float64 on the CPU with opt.threads threads, every pair evaluated (opt.backend
+// and opt.tolerance are not used), memory O((m + n) d); the result does not depend on
+// the thread count. No communicator.
+double log_density_backward(MatrixView<double> queries, MatrixView<double> centers,
+                            Span<const double> weights, double sigma, Span<const double> log_density,
+                            Span<const double> grad, const LogDensityGradients& out,
+                            const ComputeOptions& opt = {});
+
 // ---- data already in GPU memory --------------------------------------------------------
 enum class DType { Float32, Float64 };
 

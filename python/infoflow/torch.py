@@ -12,6 +12,10 @@ The estimator is the sample propagation of Goldfeld et al. (ICML 2019; docs/meth
 each input, K noisy forward passes give K samples of a layer's representation S before
 its noise; T = S + beta Z; I(X; T) = h(T) - h(T|X) from those samples
 (:func:`infoflow.sample_information`). Every number comes from the compiled library.
+
+:func:`log_density` is the differentiable mixture log-density: its forward pass is
+:func:`infoflow.log_density`, its backward pass the library's streaming
+``log_density_backward``; neither forms the m x n matrix.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
-from . import _arrays, sample_information
+from . import _arrays, _infoflow, sample_information
+from . import log_density as _log_density_values
 
-__all__ = ["GaussianNoise", "InformationTracker"]
+__all__ = ["GaussianNoise", "InformationTracker", "log_density"]
 
 
 class GaussianNoise(nn.Module):
@@ -174,3 +180,106 @@ class InformationTracker:
         if step is not None:
             self.history.append((step, out))
         return out
+
+
+def _host64(x):
+    """A float64 C-contiguous NumPy view of a tensor's values (no copy when it already is one)."""
+    return x.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
+
+
+class _LogDensity(torch.autograd.Function):
+    # once_differentiable: the backward is a library call, not torch operations, so a
+    # second derivative would silently be wrong; this makes it raise instead.
+    @staticmethod
+    def forward(ctx, queries, centers, weights, sigma, backend, threads, out_dtype):
+        w = None if weights is None else _host64(weights)
+        s = float(sigma)
+        values = _log_density_values(_host64(queries), _host64(centers), s, weights=w,
+                                     backend=backend, threads=threads, tolerance=0.0)
+        values = torch.from_numpy(values)
+        ctx.save_for_backward(queries, centers, weights, values)
+        ctx.sigma = sigma
+        ctx.threads = threads
+        return values.to(device=queries.device, dtype=out_dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        queries, centers, weights, values = ctx.saved_tensors
+        want_q, want_c, want_w, want_s = ctx.needs_input_grad[:4]
+        if not (want_q or want_c or want_w or want_s):
+            return (None,) * 7
+        gq, gc, gw, gs = _infoflow.log_density_backward(
+            _host64(queries), _host64(centers), float(ctx.sigma),
+            None if weights is None else _host64(weights), values.numpy(), _host64(grad),
+            bool(want_q), bool(want_c), bool(want_w), ctx.threads)
+
+        def like(g, x):
+            return torch.from_numpy(g).reshape(x.shape).to(device=x.device, dtype=x.dtype)
+
+        sigma = ctx.sigma
+        return (like(gq, queries) if want_q else None,
+                like(gc, centers) if want_c else None,
+                like(gw, weights) if want_w else None,
+                torch.tensor(gs, dtype=sigma.dtype, device=sigma.device).reshape(sigma.shape)
+                if want_s else None,
+                None, None, None)
+
+
+def _as_tensor(name, x):
+    if torch.is_tensor(x):
+        return x
+    try:
+        return torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be a tensor or array_like, got {type(x).__name__}") from e
+
+
+def log_density(queries, centers, sigma, weights=None, *, backend="auto", threads=0):
+    """Differentiable log g(y) of the mixture g = sum_j w_j N(c_j, sigma^2 I) per query.
+
+    Gradients flow to ``queries``, ``centers``, ``weights`` (when a tensor) and ``sigma``
+    (when a tensor), without the m x n matrix: memory O((m + n) d) in both passes.
+
+    Forward: :func:`infoflow.log_density` with every pair evaluated (``tolerance=0``).
+    Backward: the library's ``log_density_backward``, float64 on the CPU (CUDA tensors are
+    copied to the host and the gradients back), two streaming passes (per query, then per
+    centre), no pruning; each query's softmax weights are renormalised there in float64,
+    so the gradient is that of the exact float64 log-density. Double backward is not
+    supported (it raises).
+
+    Parameters
+    ----------
+    queries : torch.Tensor, shape (m, d) or (m,)
+        Points y; 1-D means d = 1.
+    centers : torch.Tensor, shape (n, d) or (n,)
+        Mixture centres.
+    sigma : float or torch.Tensor (one element)
+        Standard deviation of every component, > 0.
+    weights : torch.Tensor, shape (n,), optional
+        Mixture weights, >= 0 and summing to 1 (within 1e-9 n, checked: normalise float32
+        weights in float64); default uniform. Their gradient is the partial derivative
+        with every w_j free, d log g(y_i) / d w_j = N(y_i; c_j, sigma^2 I) / g(y_i), which
+        is finite for w_j = 0; parameterise by a softmax to stay on the simplex.
+    backend, threads
+        As for :func:`infoflow.log_density` (the forward pass); ``threads`` also sets the
+        backward pass's CPU threads (0: all cores).
+
+    Returns
+    -------
+    torch.Tensor, shape (m,)
+        log g(y_i) in nats, on ``queries``' device, in the promoted floating dtype of
+        ``queries`` and ``centers`` (float64 for integer inputs).
+    """
+    q = _as_tensor("queries", queries)
+    c = _as_tensor("centers", centers)
+    w = None if weights is None else _as_tensor("weights", weights)
+    if torch.is_tensor(sigma):
+        if sigma.numel() != 1:
+            raise ValueError(f"sigma must be one number, got a tensor of shape {tuple(sigma.shape)}")
+    else:
+        sigma = float(sigma)
+    dtype = torch.promote_types(q.dtype, c.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.float64
+    return _LogDensity.apply(q, c, w, sigma, str(backend), int(threads), dtype)
