@@ -1,0 +1,190 @@
+"""infoflow.torch.log_density: gradients of the mixture log-density.
+
+The truth is float64 PyTorch autograd of the dense n x m formula written with explicit
+differences (torch.cdist's squared distances are not accurate enough to test against).
+"""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch not installed (scripts/install-deps.sh installs python3-torch)")
+
+import infoflow  # noqa: E402
+from infoflow import _infoflow  # noqa: E402
+from infoflow.torch import log_density  # noqa: E402
+
+
+def dense_log_density(q, c, sigma, w=None):
+    """log sum_j w_j N(q_i; c_j, sigma^2 I), dense, float64 autograd.
+
+    The weights multiply exp(.) instead of adding log w_j, so the gradient with respect to a
+    zero weight is finite, as the library's is. The shift M is a constant for autograd.
+    """
+    q2 = q.reshape(q.shape[0], -1)
+    c2 = c.reshape(c.shape[0], -1)
+    d = q2.shape[1]
+    if w is None:
+        w = torch.full((c2.shape[0],), 1.0 / c2.shape[0], dtype=torch.float64)
+    diff = q2[:, None, :] - c2[None, :, :]
+    e = -(diff * diff).sum(-1) / (2 * sigma * sigma)
+    shift = e.max(dim=1, keepdim=True).values.detach()
+    return (torch.log((w * torch.exp(e - shift)).sum(1)) + shift[:, 0]
+            - 0.5 * d * torch.log(2 * math.pi * torch.as_tensor(sigma, dtype=torch.float64) ** 2))
+
+
+def rel_err(got, want):
+    """Largest error relative to the largest entry of the truth."""
+    return float((got - want).abs().max() / want.abs().max())
+
+
+def problem(m, n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    c = torch.randn(n, d, dtype=torch.float64, generator=g)
+    # Half the queries near centres, half anywhere: both the one-dominant-term and the
+    # many-terms regimes of the softmax weights.
+    near = c[torch.randint(0, n, (m // 2,), generator=g)] + 0.1 * torch.randn(m // 2, d, dtype=torch.float64, generator=g)
+    far = 1.5 * torch.randn(m - m // 2, d, dtype=torch.float64, generator=g)
+    q = torch.cat([near, far])
+    w = torch.rand(n, dtype=torch.float64, generator=g) + 0.1
+    w = w / w.sum()
+    up = torch.randn(m, dtype=torch.float64, generator=g)  # upstream gradient: not all ones
+    return q, c, w, up
+
+
+def underflow_fraction(q, c, sigma, w):
+    """Share of pairs whose term is below float64's smallest number relative to its sum."""
+    diff = q[:, None, :] - c[None, :, :]
+    e = torch.log(w) - (diff * diff).sum(-1) / (2 * sigma ** 2)
+    return float((e - torch.logsumexp(e, 1, keepdim=True) < -745).double().mean())
+
+
+# sigma in units of the typical distance between points, sqrt(2 d): 0.003 leaves most
+# terms below float64's range (the underflow regime), 3 makes every term matter.
+@pytest.mark.parametrize("d", [1, 3, 64])
+@pytest.mark.parametrize("scale", [0.003, 0.05, 0.5, 3.0])
+def test_gradients_match_dense_float64_autograd(d, scale):
+    m, n = 150, 200
+    q, c, w, up = problem(m, n, d, seed=d)
+    sigma = scale * math.sqrt(2 * d)
+    if scale == 0.003:
+        assert underflow_fraction(q, c, sigma, w) > 0.5
+    args = [x.clone().requires_grad_() for x in (q, c, w, torch.tensor(sigma, dtype=torch.float64))]
+    got = log_density(args[0], args[1], args[3], args[2])
+    got_grads = torch.autograd.grad((up * got).sum(), args)
+    ref_args = [x.clone().requires_grad_() for x in (q, c, w, torch.tensor(sigma, dtype=torch.float64))]
+    want = dense_log_density(ref_args[0], ref_args[1], ref_args[3], ref_args[2])
+    want_grads = torch.autograd.grad((up * want).sum(), ref_args)
+    # The forward is the float32 cpu backend: its contract, 1e-5 (1 + |value|), holds at
+    # sigma comparable to the data (docs/method.md#sigma-units-and-float32-accuracy); in
+    # the underflow regime queries lie hundreds of sigma out and it was measured at 1.4e-5.
+    fwd_tol = 1e-4 if scale == 0.003 else 1e-5
+    assert float(((got - want).abs() / (1 + want.abs())).max()) < fwd_tol
+    for name, a, b in zip(["queries", "centers", "weights", "sigma"], got_grads, want_grads):
+        assert a.shape == b.shape and a.dtype == torch.float64
+        # Asked for: 1e-5. The backward is float64 and renormalises the float32 forward's
+        # softmax weights, so it is held to far less (largest measured: 8e-12).
+        assert rel_err(a, b) < 1e-9, (name, rel_err(a, b))
+        # Elementwise too, for entries not much smaller than the largest.
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12 * float(b.abs().max()))
+
+
+def test_gradcheck_float64_tiny():
+    # The float64 reference forward, so that gradcheck's finite differences are not lost in
+    # the float32 forward's rounding. Weights through a softmax: a finite-difference step
+    # on a raw weight would leave the simplex, which the library refuses.
+    g = torch.Generator().manual_seed(5)
+    for d, sigma in [(1, 0.4), (3, 0.8), (2, 0.15)]:
+        q = torch.randn(4, d, dtype=torch.float64, generator=g, requires_grad=True)
+        c = torch.randn(5, d, dtype=torch.float64, generator=g, requires_grad=True)
+        theta = torch.randn(5, dtype=torch.float64, generator=g, requires_grad=True)
+        s = torch.tensor(sigma, dtype=torch.float64, requires_grad=True)
+
+        def f(q, c, theta, s):
+            return log_density(q, c, s, torch.softmax(theta, 0), backend="reference")
+
+        assert torch.autograd.gradcheck(f, (q, c, theta, s), eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_zero_weight_has_a_finite_gradient():
+    q, c, w, up = problem(40, 30, 2, seed=11)
+    w[[3, 17]] = 0
+    w = w / w.sum()
+    wt = w.clone().requires_grad_()
+    (gw,) = torch.autograd.grad((up * log_density(q, c, 0.3, wt)).sum(), [wt])
+    wr = w.clone().requires_grad_()
+    (want,) = torch.autograd.grad((up * dense_log_density(q, c, 0.3, wr)).sum(), [wr])
+    assert torch.isfinite(gw).all() and gw[3] != 0 and gw[17] != 0
+    assert rel_err(gw, want) < 1e-10  # both float64; the library's only rounding differs
+
+
+def test_uniform_weights_float_sigma_and_partial_requests():
+    q, c, _, up = problem(30, 25, 3, seed=2)
+    qt = q.clone().requires_grad_()
+    ct = c.clone()  # no grad: the per-centre pass is skipped
+    (gq,) = torch.autograd.grad((up * log_density(qt, ct, 0.5)).sum(), [qt])
+    qr = q.clone().requires_grad_()
+    (want,) = torch.autograd.grad((up * dense_log_density(qr, c, 0.5)).sum(), [qr])
+    assert rel_err(gq, want) < 1e-10
+
+
+def test_one_dimensional_float32_inputs_keep_shape_and_dtype():
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(20, generator=g).requires_grad_()
+    c = torch.randn(15, generator=g).requires_grad_()
+    out = log_density(q, c, 0.7)
+    assert out.shape == (20,) and out.dtype == torch.float32
+    out.sum().backward()
+    assert q.grad.shape == (20,) and q.grad.dtype == torch.float32
+    assert c.grad.shape == (15,) and c.grad.dtype == torch.float32
+    qr, cr = q.detach().double().requires_grad_(), c.detach().double().requires_grad_()
+    dense_log_density(qr, cr, 0.7).sum().backward()
+    assert rel_err(q.grad.double(), qr.grad) < 1e-6
+    assert rel_err(c.grad.double(), cr.grad) < 1e-6
+    # The sum of the queries' and centres' gradients is 0 (shifting everything leaves the
+    # log-density unchanged): a check that needs no reference.
+    assert abs(float(q.grad.sum() + c.grad.sum())) < 1e-4 * float(q.grad.abs().sum())
+
+
+def test_gradient_does_not_depend_on_thread_count():
+    q, c, w, up = problem(100, 120, 4, seed=9)
+    ld = infoflow.log_density(q.numpy(), c.numpy(), 0.4, weights=w.numpy(), tolerance=0)
+    runs = [_infoflow.log_density_backward(q.numpy(), c.numpy(), 0.4, w.numpy(), ld, up.numpy(),
+                                           True, True, True, t) for t in (1, 2, 3)]
+    for r in runs[1:]:
+        for a, b in zip(runs[0][:3], r[:3]):
+            np.testing.assert_array_equal(a, b)
+        assert runs[0][3] == r[3]
+
+
+def test_a_pruned_forward_gives_the_same_gradient():
+    # The backward renormalises each query's weights in float64, so a forward that is low by
+    # up to log(1 + tolerance) (pruning) gives the exact gradient all the same.
+    q, c, w, up = problem(80, 100, 2, seed=4)
+    args = (q.numpy(), c.numpy(), 0.05)
+    exact = infoflow.log_density(*args, weights=w.numpy(), tolerance=0)
+    pruned = infoflow.log_density(*args, weights=w.numpy(), tolerance=1e-3)
+    a = _infoflow.log_density_backward(*args, w.numpy(), exact, up.numpy(), True, True, True, 0)
+    b = _infoflow.log_density_backward(*args, w.numpy(), pruned, up.numpy(), True, True, True, 0)
+    for x, y in zip(a[:3], b[:3]):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12 * np.abs(y).max())
+
+
+def test_errors():
+    q, c, w, up = problem(10, 12, 2, seed=1)
+    ld = infoflow.log_density(q.numpy(), c.numpy(), 0.5, tolerance=0)
+    wrong = ld.copy()
+    wrong[4] += 200  # not the forward of these inputs: the shifted sums would underflow
+    with pytest.raises(ValueError, match=r"log_density\[4\]"):
+        _infoflow.log_density_backward(q.numpy(), c.numpy(), 0.5, None, wrong, up.numpy(), True, False, False, 0)
+    with pytest.raises(ValueError, match="grad has 9 entries"):
+        _infoflow.log_density_backward(q.numpy(), c.numpy(), 0.5, None, ld, up.numpy()[:9], True, False, False, 0)
+    qt = q.clone().requires_grad_()
+    out = log_density(qt, c, 0.5)
+    (gq,) = torch.autograd.grad(out.sum(), [qt], create_graph=True)
+    with pytest.raises(RuntimeError):
+        gq.sum().backward()  # double backward is not supported: it raises, never returns zeros
+    with pytest.raises(ValueError, match="sigma must be one number"):
+        log_density(q, c, torch.ones(2))
+    with pytest.raises(ValueError, match="sum to"):
+        log_density(q, c, 0.5, torch.full((12,), 0.1, dtype=torch.float64))
