@@ -34,8 +34,10 @@ def dense_log_density(q, c, sigma, w=None):
 
 
 def rel_err(got, want):
-    """Largest error relative to the largest entry of the truth."""
-    return float((got - want).abs().max() / want.abs().max())
+    """Largest error relative to the largest entry of the truth (absolute when that is 0:
+    separated centres at small sigma have exactly zero gradient)."""
+    scale = float(want.abs().max())
+    return float((got - want).abs().max()) / (scale if scale > 0 else 1.0)
 
 
 def problem(m, n, d, seed):
@@ -188,3 +190,64 @@ def test_errors():
         log_density(q, c, torch.ones(2))
     with pytest.raises(ValueError, match="sum to"):
         log_density(q, c, 0.5, torch.full((12,), 0.1, dtype=torch.float64))
+
+
+def dense_bounds(c, sigma, w):
+    """The pairwise bounds by the dense formula (docs/method.md#pairwise-bounds)."""
+    c2 = c.reshape(c.shape[0], -1)
+    d = c2.shape[1]
+    diff = c2[:, None, :] - c2[None, :, :]
+    d2 = (diff * diff).sum(-1)
+    h = 0.5 * d * torch.log(2 * math.pi * math.e * sigma * sigma)
+    return [h - (w * torch.logsumexp(torch.log(w) - d2 * a, 1)).sum()
+            for a in (1 / (8 * sigma * sigma), 1 / (2 * sigma * sigma))]
+
+
+def test_entropy_bounds_values():
+    # +-1 with sigma = 1: I = h - h(noise) lies in [0.21907, 0.56622] (oracle 4,
+    # docs/method.md#test-oracles).
+    from infoflow.torch import entropy_bounds
+    b = entropy_bounds(torch.tensor([-1.0, 1.0], dtype=torch.float64), 1.0)
+    h1 = infoflow.gaussian_entropy(1, 1.0)
+    assert float(b.lower) - h1 == pytest.approx(0.21907, abs=1e-5)
+    assert float(b.upper) - h1 == pytest.approx(0.56622, abs=1e-5)
+    # The same numbers as mixture_entropy's bounds, with weights.
+    q, c, w, _ = problem(10, 120, 3, seed=8)
+    r = infoflow.mixture_entropy(c.numpy(), 0.4, weights=w.numpy(), bounds=True, tolerance=0)
+    b = entropy_bounds(c, 0.4, w)
+    assert float(b.lower) == pytest.approx(r.bhattacharyya_lower, rel=1e-6)
+    assert float(b.upper) == pytest.approx(r.kl_upper, rel=1e-6)
+
+
+@pytest.mark.parametrize("d", [1, 3, 64])
+@pytest.mark.parametrize("scale", [0.003, 0.1, 1.0])
+def test_entropy_bounds_gradients_match_dense_autograd(d, scale):
+    from infoflow.torch import entropy_bounds
+    _, c, w, _ = problem(2, 150, d, seed=20 + d)
+    sigma = scale * math.sqrt(2 * d)
+    args = [x.clone().requires_grad_() for x in (c, w, torch.tensor(sigma, dtype=torch.float64))]
+    ref = [x.clone().requires_grad_() for x in (c, w, torch.tensor(sigma, dtype=torch.float64))]
+    got = entropy_bounds(args[0], args[2], args[1])
+    want = dense_bounds(ref[0], ref[2], ref[1])
+    for which, a, b in zip(["lower", "upper"], got, want):
+        assert float(a) == pytest.approx(float(b), rel=1e-5)
+        ga = torch.autograd.grad(a, args, retain_graph=True)
+        gb = torch.autograd.grad(b, ref, retain_graph=True)
+        for name, x, y in zip(["centers", "weights", "sigma"], ga, gb):
+            # The weights' gradient holds -log sum_j w_j exp(...) itself, the float32
+            # forward's value (1e-5 (1 + |value|)); the others only the renormalised weights.
+            tol = 1e-5 if name == "weights" else 1e-9
+            assert rel_err(x, y) < tol, (which, name, rel_err(x, y))
+
+
+def test_entropy_bounds_gradcheck():
+    from infoflow.torch import entropy_bounds
+    g = torch.Generator().manual_seed(6)
+    c = torch.randn(5, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    theta = torch.randn(5, dtype=torch.float64, generator=g, requires_grad=True)
+    s = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+
+    def f(c, theta, s):
+        return tuple(entropy_bounds(c, s, torch.softmax(theta, 0), backend="reference"))
+
+    assert torch.autograd.gradcheck(f, (c, theta, s), eps=1e-6, atol=1e-7, rtol=1e-6)
