@@ -200,7 +200,10 @@ class _LogDensity(torch.autograd.Function):
                                      backend=backend, threads=threads, tolerance=0.0)
         values = torch.from_numpy(values)
         ctx.save_for_backward(queries, centers, weights, values)
-        ctx.sigma = sigma
+        # The value and the tensor's metadata, not the tensor: ctx keeps no reference to an
+        # input outside save_for_backward.
+        ctx.sigma = s
+        ctx.sigma_like = (sigma.dtype, sigma.device, sigma.shape) if torch.is_tensor(sigma) else None
         ctx.threads = threads
         return values.to(device=queries.device, dtype=out_dtype)
 
@@ -212,20 +215,21 @@ class _LogDensity(torch.autograd.Function):
         if not (want_q or want_c or want_w or want_s):
             return (None,) * 7
         gq, gc, gw, gs = _infoflow.log_density_backward(
-            _host64(queries), _host64(centers), float(ctx.sigma),
+            _host64(queries), _host64(centers), ctx.sigma,
             None if weights is None else _host64(weights), values.numpy(), _host64(grad),
             bool(want_q), bool(want_c), bool(want_w), ctx.threads)
 
         def like(g, x):
             return torch.from_numpy(g).reshape(x.shape).to(device=x.device, dtype=x.dtype)
 
-        sigma = ctx.sigma
+        gsigma = None
+        if want_s:
+            dtype, device, shape = ctx.sigma_like
+            gsigma = torch.tensor(gs, dtype=dtype, device=device).reshape(shape)
         return (like(gq, queries) if want_q else None,
                 like(gc, centers) if want_c else None,
                 like(gw, weights) if want_w else None,
-                torch.tensor(gs, dtype=sigma.dtype, device=sigma.device).reshape(sigma.shape)
-                if want_s else None,
-                None, None, None)
+                gsigma, None, None, None)
 
 
 def _as_tensor(name, x):
