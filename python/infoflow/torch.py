@@ -283,12 +283,14 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
     if torch.is_tensor(sigma):
         if sigma.numel() != 1:
             raise ValueError(f"sigma must be one number, got a tensor of shape {tuple(sigma.shape)}")
+        _arrays.positive("sigma", float(sigma))
     else:
-        sigma = float(sigma)
+        sigma = _arrays.positive("sigma", sigma)
     dtype = torch.promote_types(q.dtype, c.dtype)
     if not dtype.is_floating_point:
         dtype = torch.float64
-    return _LogDensity.apply(q, c, w, sigma, str(backend), int(threads), dtype)
+    return _LogDensity.apply(q, c, w, sigma, _arrays.text("backend", backend),
+                             _arrays.threads_value(threads), dtype)
 
 
 EntropyBounds = namedtuple("EntropyBounds", ["lower", "upper"])

@@ -251,3 +251,15 @@ def test_entropy_bounds_gradcheck():
         return tuple(entropy_bounds(c, s, torch.softmax(theta, 0), backend="reference"))
 
     assert torch.autograd.gradcheck(f, (c, theta, s), eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_argument_checks():
+    q, c, _, _ = problem(6, 5, 2, seed=3)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        log_density(q, c, 0.0)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        log_density(q, c, torch.tensor(-1.0))
+    with pytest.raises(ValueError, match="threads"):
+        log_density(q, c, 0.5, threads=5000)
+    with pytest.raises(TypeError, match="backend"):
+        log_density(q, c, 0.5, backend=3)
