@@ -331,8 +331,12 @@ def entropy_bounds(centers, sigma, weights=None, *, backend="auto", threads=0):
     d = 1 if c.dim() == 1 else (c.shape[1] if c.dim() == 2 else 0)
     w = None if weights is None else _as_tensor("weights", weights)
     dtype = c.dtype if c.dtype.is_floating_point else torch.float64
-    s = sigma if torch.is_tensor(sigma) else torch.tensor(float(sigma), dtype=torch.float64)
-    s = s.reshape(())
+    if torch.is_tensor(sigma):
+        if sigma.numel() != 1:
+            raise ValueError(f"sigma must be one number, got a tensor of shape {tuple(sigma.shape)}")
+        s = sigma.reshape(())
+    else:
+        s = torch.tensor(_arrays.positive("sigma", sigma), dtype=torch.float64)
     outer = (w if w is not None else torch.full((n,), 1.0 / max(n, 1), dtype=dtype, device=c.device))
 
     def bound(width):

@@ -263,3 +263,8 @@ def test_argument_checks():
         log_density(q, c, 0.5, threads=5000)
     with pytest.raises(TypeError, match="backend"):
         log_density(q, c, 0.5, backend=3)
+    from infoflow.torch import entropy_bounds
+    with pytest.raises(ValueError, match="sigma must be one number"):
+        entropy_bounds(c, torch.ones(3))
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        entropy_bounds(c, float("nan"))
