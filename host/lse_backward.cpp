@@ -42,6 +42,16 @@ constexpr std::size_t kCenterBlock = 16;
 // these inputs: past a few hundred the shifted exponentials overflow or lose every term.
 constexpr double kMaxShiftError = 100;
 
+// ||a - b||^2 from direct differences, float64 (never the ||a||^2 - 2 a.b + ||b||^2 expansion).
+double squared_distance(const double* a, const double* b, std::size_t d) {
+  double s = 0;
+  for (std::size_t k = 0; k < d; ++k) {
+    const double diff = a[k] - b[k];
+    s += diff * diff;
+  }
+  return s;
+}
+
 void check_out(Span<double> s, std::size_t size, const char* what) {
   if (!s.empty() && s.size != size) {
     throw InvalidArgument(std::string(what) + " has " + std::to_string(s.size) + " entries, expected " +
@@ -121,11 +131,7 @@ double log_density_backward(MatrixView<double> queries, MatrixView<double> cente
           double si = 0, bi = 0;
           for (std::size_t j = j0; j < j1; ++j) {
             const double* cj = c + j * d;
-            double dist2 = 0;
-            for (std::size_t k = 0; k < d; ++k) {
-              const double diff = qi[k] - cj[k];
-              dist2 += diff * diff;
-            }
+            const double dist2 = squared_distance(qi, cj, d);
             const double t = std::exp(log_w[j] - alpha * dist2 - shift);
             if (t == 0) continue;
             si += t;
@@ -187,11 +193,7 @@ double log_density_backward(MatrixView<double> queries, MatrixView<double> cente
         const double* qi = q + i * d;
         for (std::size_t j = j0; j < j1; ++j) {
           const double* cj = c + j * d;
-          double dist2 = 0;
-          for (std::size_t k = 0; k < d; ++k) {
-            const double diff = qi[k] - cj[k];
-            dist2 += diff * diff;
-          }
+          const double dist2 = squared_distance(qi, cj, d);
           // Without log w_j: d log g / d w_j = exp(-alpha dist2) / sum, defined for w_j = 0 too.
           const double kern = std::exp(-alpha * dist2 - lse[i]);
           if (kern == 0) continue;
