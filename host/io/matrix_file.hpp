@@ -57,6 +57,10 @@ std::vector<std::int64_t> read_npy_integers(const std::string& path);
 // Format 1.0, C order, shape (rows, cols); for tests and tools.
 void write_npy(const std::string& path, MatrixView<double> m);  // '<f8'
 void write_npy(const std::string& path, const float* data, std::size_t rows, std::size_t cols);  // '<f4'
+// The bytes before an .npy file's data (version 1.0, C order): descr such as "<f8", shape a
+// Python tuple such as "(3, 2)" or "(5,)"; padded as numpy pads, so the data starts at a
+// multiple of 64 bytes.
+std::string npy_header(const char* descr, const std::string& shape);
 
 namespace internal {
 // Opens `path` for binary reading; IoError "PATH: cannot open file (reason)" or

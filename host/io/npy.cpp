@@ -302,24 +302,25 @@ std::vector<double> read_doubles(std::ifstream& f, const std::string& path, cons
 
 void write_raw(const std::string& path, const char* descr, const void* data, std::size_t rows,
                std::size_t cols, std::size_t itemsize) {
-  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
-                     std::to_string(rows) + ", " + std::to_string(cols) + "), }";
-  // As numpy does: pad with spaces so the data starts at a multiple of 64 bytes.
-  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
-  dict += '\n';
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) fail(path, "cannot create file (" + std::string(std::strerror(errno)) + ")");
-  const unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                    static_cast<unsigned char>(dict.size() & 0xff),
-                                    static_cast<unsigned char>(dict.size() >> 8)};
-  f.write(reinterpret_cast<const char*>(prefix), sizeof prefix);
-  f << dict;
+  f << npy_header(descr, "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")");
   if (rows * cols > 0) f.write(static_cast<const char*>(data), static_cast<std::streamsize>(rows * cols * itemsize));
   f.close();
   if (!f) fail(path, "write failed");
 }
 
 }  // namespace
+
+std::string npy_header(const char* descr, const std::string& shape) {
+  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  // As numpy does: pad with spaces so the data starts at a multiple of 64 bytes.
+  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
+  dict += '\n';
+  const unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(dict.size() & 0xff),
+                                    static_cast<unsigned char>(dict.size() >> 8)};
+  return std::string(reinterpret_cast<const char*>(prefix), sizeof prefix) + dict;
+}
 
 Matrix read_npy(const std::string& path) {
   std::ifstream f;

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "infoflow/infoflow.hpp"
+#include "io/matrix_file.hpp"
 
 namespace infoflow::io {
 namespace {
@@ -126,13 +127,7 @@ std::string encode_vector(const std::string& path, const double* values, std::si
     }
     return out;
   }
-  std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(m) + ",), }";
-  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');  // data at a multiple of 64 bytes, as numpy
-  dict += '\n';
-  const unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(dict.size() & 0xff),
-                                    static_cast<unsigned char>(dict.size() >> 8)};
-  out.assign(reinterpret_cast<const char*>(prefix), sizeof prefix);
-  out += dict;
+  out = npy_header("<f8", "(" + std::to_string(m) + ",)");
   out.append(reinterpret_cast<const char*>(values), m * sizeof(double));  // little-endian hosts only, as write_npy
   return out;
 }
