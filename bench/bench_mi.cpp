@@ -7,8 +7,6 @@
 #include <vector>
 
 #include "infoflow/network.hpp"
-#include "nn/blas_threads.hpp"
-#include "nn/forward.hpp"
 
 namespace {
 
@@ -40,8 +38,10 @@ void BM_Forward(benchmark::State& state) {
   const auto net = szt_network();
   const auto x = szt_inputs();
   const auto k = static_cast<std::size_t>(state.range(0));
+  infoflow::ComputeOptions cpu;
+  cpu.backend = infoflow::Backend::Cpu;
   for (auto _ : state) {
-    auto s = infoflow::detail::propagate(net, {x.data(), 4096, 12}, k, 0.005, false, 1, 0);
+    auto s = infoflow::noisy_passes(net, {x.data(), 4096, 12}, k, 0.005, false, 1, cpu);
     benchmark::DoNotOptimize(s.data());
   }
   state.counters["samples*layers/s"] = benchmark::Counter(
@@ -67,9 +67,9 @@ BENCHMARK(BM_MutualInformation)->Arg(10)->Arg(100)->Unit(benchmark::kSecond)->Us
 
 }  // namespace
 
-// As the CLI runs (host/nn/blas_threads.cpp): OpenBLAS single-threaded, its pool stopped.
+// As the CLI runs (infoflow::single_threaded_blas): OpenBLAS single-threaded, its pool stopped.
 int main(int argc, char** argv) {
-  infoflow::detail::single_threaded_blas();
+  infoflow::single_threaded_blas();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -58,6 +58,7 @@ EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const doub
                                        const ResidentMixture* resident) {
   EntropyResult r;
   r.n = c.raw.rows, r.d = c.raw.cols, r.sigma = opt.sigma, r.backend = backend;
+  if (backend == Backend::Cpu) r.simd_target = cpu_simd_target();
   const double n = static_cast<double>(r.n);
   ProgressSplitter progress{opt.compute.progress,
                             n * n * (static_cast<double>(opt.samples_per_center) + (opt.bounds ? 2 : 0))};

@@ -62,9 +62,8 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView segments, double* out, 
 // their largest term, so no correct pruning could skip them. Both fast backends ask it.
 bool pruning_can_pay(const LseProblemF32& p, SegmentsView segments);
 
-// The SIMD target the running CPU dispatches to ("AVX3_ZEN4", "AVX2", ...), and its
-// float32 lanes.
-std::string cpu_simd_target();
+// The float32 lanes of the SIMD target the cpu backend dispatches to (its name:
+// infoflow::cpu_simd_target()).
 std::size_t cpu_simd_lanes();
 
 // Tiled CUDA kernel. Throws ResourceError when no device is usable or memory runs out.

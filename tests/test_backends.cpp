@@ -202,7 +202,7 @@ TEST(CpuBackend, EverySimdTargetMatchesReference) {
   const Shape shapes[] = {{37, 1031, 1}, {61, 700, 2}, {50, 333, 4}, {45, 1100, 10}, {30, 400, 32}, {21, 129, 33}};
   std::vector<std::string> seen;
   testing::on_every_simd_target([&](const char* target) {
-    seen.push_back(detail::cpu_simd_target());
+    seen.push_back(cpu_simd_target());
     EXPECT_EQ(seen.back(), target);
     unsigned seed = 500;
     for (const Shape& s : shapes) {

@@ -9,7 +9,6 @@
 
 #include "infoflow/train.hpp"
 #include "io/matrix_file.hpp"
-#include "nn/blas_threads.hpp"
 #include "nn/forward.hpp"
 #include "test_util.hpp"
 
@@ -71,12 +70,12 @@ INSTANTIATE_TEST_SUITE_P(Activations, GradientCheck,
                            return n;
                          });
 
-// What the CLI does first (host/cli/main.cpp): OpenBLAS single-threaded, unless the user
+// What the CLI does first (cli/main.cpp): OpenBLAS single-threaded, unless the user
 // set OPENBLAS_NUM_THREADS; a GEMM afterwards still gives the right answer.
 TEST(BlasThreads, CliSettingLeavesOpenBlasSingleThreaded) {
   if (!openblas_get_num_threads) GTEST_SKIP() << "the BLAS linked in is not OpenBLAS";
   const bool user_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
-  EXPECT_EQ(detail::single_threaded_blas(), !user_set);
+  EXPECT_EQ(single_threaded_blas(), !user_set);
   if (!user_set) EXPECT_EQ(openblas_get_num_threads(), 1);
   // The forward pass (one GEMM per layer) after the pool is stopped: y = W x + b by hand.
   Network net;

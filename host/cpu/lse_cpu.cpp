@@ -435,7 +435,15 @@ HWY_EXPORT(TargetName);
 
 std::size_t cpu_simd_lanes() { return HWY_DYNAMIC_DISPATCH(LanesF32)(); }
 
-std::string cpu_simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+std::string dispatched_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+}  // namespace infoflow::detail
+
+namespace infoflow {
+std::string cpu_simd_target() { return detail::dispatched_target_name(); }
+}  // namespace infoflow
+
+namespace infoflow::detail {
 
 void lse_cpu(const LseProblemF32& problem, SegmentsView seg, double* out, int threads,
              const ProgressFn& progress) {

@@ -1,62 +1,15 @@
-// Reading centres, inputs and labels from .npy and .csv files. Every error is an
-// infoflow::IoError whose one-line message starts with the path, then ": ", then the
-// problem; the one exception is a valid file too large for the available memory, which
-// is a ResourceError (refused before allocating).
+// Internal helpers of the .npy and .csv readers and writers (the readers and writers
+// themselves are public: infoflow/io.hpp).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <fstream>
 #include <functional>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "infoflow/infoflow.hpp"
+#include "infoflow/io.hpp"
 
 namespace infoflow::io {
 
-struct Matrix {  // owning row-major float64 matrix
-  std::vector<double> values;
-  std::size_t rows = 0, cols = 0;
-  // Set by map_matrix when the file's own bytes are used in place (values is then empty).
-  std::shared_ptr<const double> mapped;
-  MatrixView<double> view() const { return {mapped ? mapped.get() : values.data(), rows, cols}; }
-};
-
-// .npy format 1.0/2.0/3.0, C order. dtypes: float32/float64 and 8- to 64-bit signed or
-// unsigned integers, either byte order (big-endian data is byte-swapped). Shape (n, d)
-// gives n x d, (n,) gives n x 1. Rejects 0-D and >2-D arrays, Fortran order, empty
-// arrays, a data size that differs from the header's, and NaN/inf values.
-Matrix read_npy(const std::string& path);
-Matrix map_npy(const std::string& path);  // see map_matrix
-
-// Comma-separated numbers (spaces around them allowed), one row per line. The first
-// non-blank, non-comment line is a header, and skipped, only when none of its fields is a
-// number; otherwise it is data, and every field of every data row must be a number (the
-// error names line and column). Blank lines and lines starting with '#' are skipped; \n,
-// \r\n and lone \r line ends and a UTF-8 byte order mark are accepted. Rejects ragged
-// rows, NaN/inf, NUL bytes and files without data.
-Matrix read_csv(const std::string& path);
-
-// By content: the .npy magic (or a .npy extension) reads as .npy; a .csv/.txt extension
-// or text content reads as CSV; anything else is "not a .npy or .csv file". A FIFO or a
-// pipe (/dev/stdin) is read once, into memory, and then as a file of those bytes.
-Matrix read_matrix(const std::string& path);
-
-// As read_matrix, but a little-endian float64 .npy is memory-mapped read-only and used in
-// place (checked for NaN/inf, never copied): big centre files cost no second float64 copy,
-// and the ranks of an MPI job on one node share its pages through the page cache. Other
-// files are read as by read_matrix. The file must not be truncated while the Matrix lives.
-Matrix map_matrix(const std::string& path);
-
-// 1-D labels, shape (n,) or (n, 1): any integer dtype, or floats holding exact integers
-// (|v| <= 2^53). Values are exact: int64/uint64 data never goes through double.
-std::vector<std::int64_t> read_npy_integers(const std::string& path);
-
-// Format 1.0, C order, shape (rows, cols); for tests and tools.
-void write_npy(const std::string& path, MatrixView<double> m);  // '<f8'
-void write_npy(const std::string& path, const float* data, std::size_t rows, std::size_t cols);  // '<f4'
 // The bytes before an .npy file's data (version 1.0, C order): descr such as "<f8", shape a
 // Python tuple such as "(3, 2)" or "(5,)"; padded as numpy pads, so the data starts at a
 // multiple of 64 bytes.

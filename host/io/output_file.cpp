@@ -1,4 +1,4 @@
-#include "io/output_file.hpp"
+#include "infoflow/io.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

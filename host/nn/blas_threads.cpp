@@ -7,7 +7,7 @@
 // samples 0.20-0.23 s against 0.175 s. Our GEMMs (forward passes of narrow layers over
 // many rows) lose nothing single-threaded: the forward pass benchmark is the same within
 // noise. Declared weak, so that any other BLAS links and this does nothing.
-#include "nn/blas_threads.hpp"
+#include "infoflow/network.hpp"
 
 #include <cstdlib>
 
@@ -16,7 +16,7 @@ void openblas_set_num_threads(int) __attribute__((weak));
 int blas_thread_shutdown_(void) __attribute__((weak));
 }
 
-namespace infoflow::detail {
+namespace infoflow {
 
 bool single_threaded_blas() {
   if (!openblas_set_num_threads || std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return false;
@@ -25,4 +25,4 @@ bool single_threaded_blas() {
   return true;
 }
 
-}  // namespace infoflow::detail
+}  // namespace infoflow

@@ -3,10 +3,13 @@
 #include "nn/forward.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include <cblas.h>
 #include <omp.h>
 
+#include "lse_dispatch.hpp"
 #include "memory.hpp"
 #include "rng/philox_normal.hpp"
 
@@ -61,3 +64,24 @@ std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double
 }
 
 }  // namespace infoflow::detail
+
+namespace infoflow {
+
+std::vector<std::vector<double>> noisy_passes(const Network& net, MatrixView<double> inputs,
+                                              std::size_t samples_per_input, double beta,
+                                              bool noisy_last_layer, std::uint64_t seed,
+                                              const ComputeOptions& compute) {
+  if (net.layers.empty()) throw InvalidArgument("the network has no layers");
+  detail::check_matrix(inputs, "inputs");
+  if (inputs.cols != net.input_dim()) {
+    throw InvalidArgument("inputs have " + std::to_string(inputs.cols) +
+                          " columns but the first layer expects " + std::to_string(net.input_dim()));
+  }
+  if (samples_per_input < 1) throw InvalidArgument("samples per input must be >= 1");
+  if (!(beta >= 0) || !std::isfinite(beta)) throw InvalidArgument("beta must be a finite number >= 0");
+  detail::check_compute(compute);
+  return detail::propagate(net, inputs, samples_per_input, beta, noisy_last_layer, seed, compute.threads,
+                           resolve_backend(compute.backend));
+}
+
+}  // namespace infoflow

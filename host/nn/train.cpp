@@ -10,6 +10,8 @@
 #include <limits>
 #include <string>
 
+#include "checked.hpp"
+#include "memory.hpp"
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
 
@@ -182,6 +184,33 @@ Dataset szt_dataset() {
 }
 
 std::vector<bool> szt_test_mask() { return bits_from_hex(kSztTestMask, 4096); }
+
+std::vector<bool> random_test_mask(std::size_t rows, double test_fraction, std::uint64_t seed) {
+  if (!(test_fraction >= 0 && test_fraction < 1)) {
+    throw InvalidArgument("test fraction must be in [0, 1)");
+  }
+  // A Fisher-Yates permutation from Philox: the same split on every machine for a seed.
+  std::vector<std::size_t> order(rows);
+  for (std::size_t i = 0; i < rows; ++i) order[i] = i;
+  for (std::size_t i = rows; i-- > 1;) {
+    std::swap(order[i], order[rng::uniform_index(seed, rng::Stream::TrainingShuffle, ~std::uint64_t{0} - i, i + 1)]);
+  }
+  std::vector<bool> is_test(rows, false);
+  const auto n_test = static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(rows)));
+  for (std::size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
+  return is_test;
+}
+
+void require_training_memory(const std::vector<std::size_t>& widths, std::size_t rows, const std::string& what) {
+  std::size_t params = 0, units = 0;
+  for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
+    params = detail::checked_add(params, detail::checked_product({widths[i] + 1, widths[i + 1]}, what), what);
+    units = detail::checked_add(units, widths[i + 1], what);
+  }
+  const std::size_t bytes = detail::checked_add(detail::checked_product({params, 4, sizeof(double)}, what),
+                                                detail::checked_product({rows, units, 3, sizeof(double)}, what), what);
+  detail::require_memory(static_cast<double>(bytes), what);
+}
 
 Dataset select_rows(const Dataset& data, const std::vector<bool>& mask, bool want) {
   if (mask.size() != data.rows) {

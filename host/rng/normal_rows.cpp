@@ -150,4 +150,11 @@ void normal_rows(std::uint64_t seed, Stream stream, std::uint64_t row0, std::siz
 }
 
 }  // namespace infoflow::rng
+
+namespace infoflow {
+void standard_normal_rows(std::uint64_t seed, std::uint64_t first_row, std::size_t rows, std::size_t cols,
+                          double* out) {
+  rng::normal_rows(seed, rng::Stream::Public, first_row, rows, cols, out);
+}
+}  // namespace infoflow
 #endif  // HWY_ONCE

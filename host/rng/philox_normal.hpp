@@ -26,6 +26,7 @@ enum class Stream : std::uint32_t {
   QuerySelection = 2,
   TrainingShuffle = 3,
   WeightInit = 4,
+  Public = 5,  // infoflow::standard_normal_rows: data for examples and tools
   LayerNoiseBase = 16,           // + layer: sample propagation for the estimators
   TrainingNoiseBase = 1u << 16,  // + layer: the noise of training forward passes
 };

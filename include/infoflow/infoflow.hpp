@@ -73,11 +73,14 @@ bool cuda_available();
 std::string cuda_unavailable_reason();
 // Resolves Auto to the backend that will run.
 Backend resolve_backend(Backend requested);
+// The SIMD target the cpu backend dispatches to on this CPU ("AVX3_ZEN4", "AVX2", ...),
+// chosen at run time; EntropyResult::simd_target records it for the runs it served.
+std::string cpu_simd_target();
 
 // Called with the fraction of work done, from the calling thread only.
 using ProgressFn = std::function<void(double fraction)>;
 
-// A group of processes sharing one job (the ranks of an MPI run; host/mpi/ has the MPI
+// A group of processes sharing one job (the ranks of an MPI run; cli/mpi/ has the MPI
 // implementation). Given one, every estimator splits its Monte Carlo queries among the
 // ranks in blocks and merges the float64 partial sums, so each rank returns the result
 // of the whole job: the same draws (Philox rows are global) and the same value as one
@@ -209,6 +212,7 @@ struct EntropyResult {
   std::size_t samples = 0;  // Monte Carlo queries used: n * samples_per_center
   double sigma = 0;
   Backend backend = Backend::Cpu;  // the backend that ran
+  std::string simd_target;  // the cpu backend's SIMD target when it ran, else ""
   double seconds = 0;
 };
 
@@ -228,6 +232,13 @@ inline EntropyResult mixture_entropy(MatrixView<double> centers, const EntropyOp
 // weights are host memory. Throws as log_density_on_device does.
 EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const double> weights,
                                         const EntropyOptions& opt);
+
+// Standard normals from infoflow's counter-based generator (Philox4x32-10) on a stream of
+// their own (never the estimators' draws): out, rows x cols row-major, gets rows
+// first_row .. first_row + rows - 1 of `seed`, each the same whichever call, thread or
+// machine draws it. Reproducible data for examples and tools without a generator of their own.
+void standard_normal_rows(std::uint64_t seed, std::uint64_t first_row, std::size_t rows, std::size_t cols,
+                          double* out);
 
 // Entropy of one component, (d/2) log(2 pi e sigma^2).
 double gaussian_entropy(std::size_t d, double sigma);

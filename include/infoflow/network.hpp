@@ -38,6 +38,26 @@ struct Network {
 Network load_network(const std::string& path, std::string_view activation_override = {});
 void save_network(const std::string& path, const Network& net, const std::string& dtype = "F32");
 
+// The noisy forward passes of sample propagation (docs/method.md#sample-propagation): K
+// passes per input, row r = x K + k. Returns S_l = a_l(W_l T_{l-1} + b_l) for every layer
+// l = 1..L (index l - 1), each (m K) x d_l row-major, where T_l = S_l + beta Z_l on noisy
+// layers (every hidden layer; the last too when noisy_last_layer). Z_l comes from a Philox
+// stream of (seed, layer, row): the same noise on every backend and thread count, and the
+// same passes mutual_information measures with that seed. compute.backend cuda (or auto
+// with a usable GPU) runs the GEMMs on the GPU; compute.threads sizes the CPU team.
+std::vector<std::vector<double>> noisy_passes(const Network& net, MatrixView<double> inputs,
+                                              std::size_t samples_per_input, double beta,
+                                              bool noisy_last_layer, std::uint64_t seed,
+                                              const ComputeOptions& compute = {});
+
+// Makes OpenBLAS, if it is the BLAS linked in, run single-threaded in the caller's thread
+// and stops its thread pool, unless OPENBLAS_NUM_THREADS is set (the user's choice
+// stands): its spinning pool otherwise shares the cores with infoflow's OpenMP team. A
+// no-op with any other BLAS. Process-wide, so only programs that own every BLAS call in
+// the process call it (the CLI, the benchmarks), never a library or Python module on its
+// own (a user's numpy may share the same OpenBLAS). Returns whether it changed anything.
+bool single_threaded_blas();
+
 struct MutualInformationOptions {
   double beta = 0;                  // noise standard deviation, > 0
   std::size_t samples_per_input = 100;  // K noisy passes per input: the conditional centres

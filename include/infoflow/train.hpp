@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +33,16 @@ struct Dataset {
 Dataset szt_dataset();
 // The official 819-pattern test split of Goldfeld et al.'s code (docs/method.md#the-szt-task).
 std::vector<bool> szt_test_mask();
+
+// A seeded random split of `rows` inputs: true for the round(test_fraction rows) test rows,
+// the first entries of a Philox permutation (the same split on every machine for a seed).
+std::vector<bool> random_test_mask(std::size_t rows, double test_fraction, std::uint64_t seed);
+
+// Throws ResourceError naming `what` when training a network of these widths (input to
+// output) on `rows` inputs cannot fit in the available memory; checked before allocating.
+// Per weight: the value, its gradient and two Adam moments; per input and unit: the
+// forward and backward passes and the representations tracked.
+void require_training_memory(const std::vector<std::size_t>& widths, std::size_t rows, const std::string& what);
 
 // Rows of `data` where mask[i] == want.
 Dataset select_rows(const Dataset& data, const std::vector<bool>& mask, bool want);

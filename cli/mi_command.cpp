@@ -11,8 +11,8 @@
 #include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include "infoflow/network.hpp"
-#include "io/matrix_file.hpp"
-#include "mpi/mpi_session.hpp"
+#include "infoflow/io.hpp"
+#include "cli/mpi/mpi_session.hpp"
 
 namespace infoflow::cli {
 namespace {

@@ -13,7 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "infoflow/infoflow.hpp"
-#include "mpi/mpi_session.hpp"
+#include "cli/mpi/mpi_session.hpp"
 
 namespace infoflow::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "mpi/mpi_session.hpp"
+#include "cli/mpi/mpi_session.hpp"
 
 #include <mpi.h>
 

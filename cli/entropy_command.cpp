@@ -11,12 +11,10 @@
 #include "cli/progress.hpp"
 #include <omp.h>
 
-#include "lse_backends.hpp"
-#include "mpi/mpi_session.hpp"
+#include "cli/mpi/mpi_session.hpp"
 #include "infoflow/infoflow.hpp"
 #include "infoflow/network.hpp"
-#include "io/matrix_file.hpp"
-#include "rng/philox_normal.hpp"
+#include "infoflow/io.hpp"
 
 namespace infoflow::cli {
 namespace {
@@ -37,7 +35,7 @@ struct EntropyArgs {
 std::string backend_detail(const EntropyResult& r, int threads) {
   if (r.backend != Backend::Cpu) return std::string(backend_name(r.backend));
   const int nt = threads > 0 ? threads : omp_get_max_threads();
-  return "cpu (" + detail::cpu_simd_target() + ", " + std::to_string(nt) + " threads)";
+  return "cpu (" + r.simd_target + ", " + std::to_string(nt) + " threads)";
 }
 
 nlohmann::json to_json(const EntropyResult& r, const EntropyArgs& a) {
@@ -120,7 +118,7 @@ int run_entropy(EntropyArgs a) {
 std::vector<double> tanh_gaussian_centers(std::size_t n, std::size_t d, std::uint64_t seed) {
   std::vector<double> c(n * d);
   for (std::size_t i = 0; i < n; ++i) {
-    rng::normal_row(seed, rng::Stream::QuerySelection, i, c.data() + i * d, d);
+    standard_normal_rows(seed, i, 1, d, c.data() + i * d);
     for (std::size_t k = 0; k < d; ++k) c[i * d + k] = std::tanh(2 * c[i * d + k]);
   }
   return c;
@@ -137,8 +135,8 @@ void demo_information_flow(const EntropyArgs& a) {
                  std::vector<double>(sizes[i + 1]), i + 2 < std::size(sizes) ? Activation::Tanh : Activation::Linear};
     const double bound = 1 / std::sqrt(static_cast<double>(sizes[i]));
     std::size_t row = 1000 * i;
-    for (double& w : l.weight) rng::normal_row(a.seed, rng::Stream::QuerySelection, row++, u.data(), 1), w = 4 * bound * std::tanh(u[0]);
-    for (double& b : l.bias) rng::normal_row(a.seed, rng::Stream::QuerySelection, row++, u.data(), 1), b = bound * std::tanh(u[0]);
+    for (double& w : l.weight) standard_normal_rows(a.seed, row++, 1, 1, u.data()), w = 4 * bound * std::tanh(u[0]);
+    for (double& b : l.bias) standard_normal_rows(a.seed, row++, 1, 1, u.data()), b = bound * std::tanh(u[0]);
     net.layers.push_back(l);
   }
   std::vector<double> x(4096 * 12);

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "mpi/mpi_session.hpp"
+#include "cli/mpi/mpi_session.hpp"
 
 namespace infoflow::cli {
 

@@ -13,8 +13,7 @@
 #include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include "infoflow/infoflow.hpp"
-#include "io/matrix_file.hpp"
-#include "io/output_file.hpp"
+#include "infoflow/io.hpp"
 
 namespace infoflow::cli {
 namespace {

@@ -27,10 +27,7 @@
 #include "cli/progress.hpp"
 #include "cli/run_dir.hpp"
 #include "infoflow/train.hpp"
-#include "checked.hpp"
-#include "io/matrix_file.hpp"
-#include "memory.hpp"
-#include "rng/philox_normal.hpp"
+#include "infoflow/io.hpp"
 
 #include "git_commit.hpp"  // generated at build time: INFOFLOW_GIT_COMMIT
 
@@ -132,15 +129,8 @@ Data load_data(const TrainArgs& a) {
                               std::to_string(i) + " is negative (expected classes 0..C-1)");
       }
     }
-    // A seeded random split: the test set is the first round(f m) of a Philox permutation.
-    std::vector<std::size_t> order(d.all.rows);
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (std::size_t i = order.size(); i-- > 1;) {
-      std::swap(order[i], order[rng::uniform_index(a.seed, rng::Stream::TrainingShuffle, ~std::uint64_t{0} - i, i + 1)]);
-    }
-    d.is_test.assign(d.all.rows, false);
-    const auto n_test = static_cast<std::size_t>(std::llround(a.test_fraction * d.all.rows));
-    for (std::size_t i = 0; i < n_test; ++i) d.is_test[order[i]] = true;
+    d.is_test = random_test_mask(d.all.rows, a.test_fraction, a.seed);
+    const auto n_test = static_cast<std::size_t>(std::count(d.is_test.begin(), d.is_test.end(), true));
     d.source = a.inputs + " / " + a.labels + ", random " + std::to_string(n_test) + "/" +
                std::to_string(d.all.rows) + " test split (seed " + std::to_string(a.seed) + ")";
   }
@@ -183,14 +173,7 @@ std::vector<std::size_t> widths_for(const TrainArgs& a, const Data& d) {
       a.layers.empty() ? "the network for labels up to " + std::to_string(max_label) + " (" + std::to_string(w.back()) +
                              " output classes, from the largest label)"
                        : "the network of --layers " + a.layers;
-  std::size_t params = 0, units = 0;
-  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-    params = detail::checked_add(params, detail::checked_product({w[i] + 1, w[i + 1]}, what), what);
-    units = detail::checked_add(units, w[i + 1], what);
-  }
-  const std::size_t bytes = detail::checked_add(detail::checked_product({params, 4, sizeof(double)}, what),
-                                                detail::checked_product({d.all.rows, units, 3, sizeof(double)}, what), what);
-  detail::require_memory(static_cast<double>(bytes), what);
+  require_training_memory(w, d.all.rows, what);
   return w;
 }
 
