@@ -1,5 +1,5 @@
 // Throughput of the Gaussian log-sum-exp primitive per backend, in pairs/s (a pair is one
-// query-centre kernel term, n^2 of them whether evaluated or pruned). Centres
+// query-centre kernel term, n^2 of them whether evaluated or pruned). Centers
 // tanh(2 N(0,1)), queries = centres + 0.1 N(0,1), sigma = 0.1: the dense workload of the
 // issue; from d ~ 8 up most of its pairs are negligible, which pruning finds. sigma = 1
 // makes every pair matter: there pruning must fall back to the exact path at no cost.

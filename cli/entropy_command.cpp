@@ -114,7 +114,7 @@ int run_entropy(EntropyArgs a) {
   return 0;
 }
 
-// Centres tanh(2 N(0,1)) in d dimensions: the dense workload of the benchmarks.
+// Centers tanh(2 N(0,1)) in d dimensions: the dense workload of the benchmarks.
 std::vector<double> tanh_gaussian_centers(std::size_t n, std::size_t d, std::uint64_t seed) {
   std::vector<double> c(n * d);
   for (std::size_t i = 0; i < n; ++i) {

@@ -286,21 +286,21 @@ int run_train(const TrainArgs& a) {
     if (ec) throw IoError((dir / sub).string() + ": cannot create (" + ec.message() + ")");
   }
 
-  TrainOptions to;
-  to.beta = a.beta, to.optimizer = parse_optimizer(a.optimizer), to.learning_rate = a.lr;
-  to.momentum = a.momentum, to.batch_size = static_cast<std::size_t>(a.batch_size), to.seed = a.seed;
-  to.orthonormal_alpha = a.orthonormal ? a.orthonormal_alpha : 0.0;
-  Trainer trainer(init_network(widths, parse_activation(a.activation), a.seed), data.train, to);
+  TrainOptions train_opt;
+  train_opt.beta = a.beta, train_opt.optimizer = parse_optimizer(a.optimizer), train_opt.learning_rate = a.lr;
+  train_opt.momentum = a.momentum, train_opt.batch_size = static_cast<std::size_t>(a.batch_size), train_opt.seed = a.seed;
+  train_opt.orthonormal_alpha = a.orthonormal ? a.orthonormal_alpha : 0.0;
+  Trainer trainer(init_network(widths, parse_activation(a.activation), a.seed), data.train, train_opt);
 
-  MutualInformationOptions mo;
-  mo.beta = a.beta, mo.samples_per_input = static_cast<std::size_t>(a.samples_per_input), mo.seed = a.seed;
-  mo.mc_queries = static_cast<std::size_t>(a.mc_queries);
-  mo.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
-  mo.target_stderr = a.target_stderr;
-  mo.control_variate = !a.no_control_variate;
-  mo.compute.backend = parse_backend(a.backend), mo.compute.threads = a.threads;
-  const Backend backend = resolve_backend(mo.compute.backend);
-  if (!a.no_estimate) note_fallback(mo.compute.backend, backend);
+  MutualInformationOptions mi_opt;
+  mi_opt.beta = a.beta, mi_opt.samples_per_input = static_cast<std::size_t>(a.samples_per_input), mi_opt.seed = a.seed;
+  mi_opt.mc_queries = static_cast<std::size_t>(a.mc_queries);
+  mi_opt.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
+  mi_opt.target_stderr = a.target_stderr;
+  mi_opt.control_variate = !a.no_control_variate;
+  mi_opt.compute.backend = parse_backend(a.backend), mi_opt.compute.threads = a.threads;
+  const Backend backend = resolve_backend(mi_opt.compute.backend);
+  if (!a.no_estimate) note_fallback(mi_opt.compute.backend, backend);
   const double bin = a.bin_size > 0 ? a.bin_size : 10 * a.beta, radius = a.cluster_radius * a.beta;
   const std::size_t noisy_layers = widths.size() - 2;
 
@@ -355,7 +355,7 @@ int run_train(const TrainArgs& a) {
       const std::string name = checkpoint_name(epoch);
       save_network((dir / "checkpoints" / name).string(), net, "F64");
       MutualInformationResult mi;
-      if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mo);
+      if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mi_opt);
       const auto reps = representations(net, all);
       // The last noisy layer's noise-free representation, for the scatter plots (docs/method.md#infoflow-train).
       const std::size_t last = noisy_layers;
@@ -424,7 +424,7 @@ int run_train(const TrainArgs& a) {
       {"data", {{"source", data.source}, {"inputs", data.all.rows}, {"train", data.train.rows}, {"test", data.test.rows}}},
       {"network", {{"widths", widths}, {"activation", a.activation}, {"output", "affine logits, no noise"}}},
       {"training", {{"epochs", E}, {"optimizer", a.optimizer}, {"lr", a.lr}, {"momentum", a.momentum},
-                    {"batch_size", a.batch_size}, {"beta", a.beta}, {"orthonormal_alpha", to.orthonormal_alpha},
+                    {"batch_size", a.batch_size}, {"beta", a.beta}, {"orthonormal_alpha", train_opt.orthonormal_alpha},
                     {"seed", a.seed}, {"init", "PyTorch nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))"}}},
       {"estimation", {{"estimated", !a.no_estimate}, {"tracked_epochs", schedule}, {"samples_per_input", a.samples_per_input},
                       {"mc_queries", a.mc_queries > 0 ? a.mc_queries : (a.mc_samples_per_center > 0 ? 0 : 8192)},

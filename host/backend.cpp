@@ -2,7 +2,7 @@
 #include <string>
 
 #include "infoflow/infoflow.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow {
 

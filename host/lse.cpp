@@ -4,10 +4,10 @@
 #include <limits>
 #include <string>
 
-#include "entropy_mc.hpp"
-#include "lse_backends.hpp"
+#include "segmented_entropy.hpp"
+#include "lse_implementations.hpp"
 #include "lse_dispatch.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 
 namespace infoflow::detail {
 

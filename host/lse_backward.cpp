@@ -32,7 +32,7 @@ namespace infoflow {
 
 namespace {
 
-// Centres per tile in pass 1 and queries per block in pass 2: a tile of rows stays in L1/L2
+// Centers per tile in pass 1 and queries per block in pass 2: a tile of rows stays in L1/L2
 // while the other side's block sweeps it.
 constexpr std::size_t kQueryBlock = 16;
 constexpr std::size_t kCenterTile = 64;

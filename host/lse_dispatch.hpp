@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "infoflow/infoflow.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 
@@ -22,7 +22,7 @@ void check_positive(double v, const char* what);
 // the other ranks waiting.
 void check_compute(const ComputeOptions& opt);
 
-// Centres ready for every backend: the raw float64 view and log-weights for the
+// Centers ready for every backend: the raw float64 view and log-weights for the
 // reference; for the fast backends, (c - mean) / scale in float32 and float32
 // log-weights shifted so the largest is 0 (the shift kept in float64).
 struct PreparedCenters {

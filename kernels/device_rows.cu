@@ -19,12 +19,12 @@
 #include <type_traits>
 #include <vector>
 
-#include "entropy_mc.hpp"
+#include "segmented_entropy.hpp"
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
 #include "kernels/philox_normal.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "lse_dispatch.hpp"
 #include "rng/philox_normal.hpp"
 
@@ -246,7 +246,7 @@ namespace {
 // shifted so the largest is 0 (as prepare_centers does for host data: the true log-weight
 // is log_w + offset), and the NaN flag. Made on the current device: the caller's
 // DeviceScope has made it the data's.
-struct DeviceCentres {
+struct DeviceCenters {
   DeviceBuffer<double> mean;
   DeviceBuffer<unsigned long long> bad_row;
   std::vector<float> log_w;
@@ -254,7 +254,7 @@ struct DeviceCentres {
   double raw_extent = 0, centred_extent = 0;  // max |c| and max |c - mean| over coordinates
 };
 
-DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const double> weights) {
+DeviceCenters prepare_device_centers(const DeviceMatrixView& centers, Span<const double> weights) {
   const std::size_t n = centers.rows, d = centers.cols;
   check_weights(weights, n);
   constexpr std::size_t kChunk = 1024;
@@ -273,7 +273,7 @@ DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const
       mean[k] += o[0], lo[k] = std::min(lo[k], o[1]), hi[k] = std::max(hi[k], o[2]);
     }
   }
-  DeviceCentres r;
+  DeviceCenters r;
   for (std::size_t k = 0; k < d; ++k) {
     mean[k] /= static_cast<double>(n);
     r.raw_extent = std::max({r.raw_extent, std::abs(lo[k]), std::abs(hi[k])});
@@ -294,7 +294,7 @@ DeviceCentres prepare_device_centres(const DeviceMatrixView& centers, Span<const
 
 // log sum_j w_j exp(-alpha_sigma ||y - c_j||^2 / sigma^2) for the rows of dev (queries
 // read or drawn), through lse_cuda_whole in sigma units.
-std::vector<double> device_lse(const DeviceRows& dev, const DeviceCentres& dc, std::size_t m,
+std::vector<double> device_lse(const DeviceRows& dev, const DeviceCenters& dc, std::size_t m,
                                float alpha_sigma, const ProgressFn& progress) {
   LseProblemF32 p;
   p.m = m, p.n = dev.centers.rows, p.d = dev.centers.cols, p.log_weights = dc.log_w.data();
@@ -306,10 +306,10 @@ std::vector<double> device_lse(const DeviceRows& dev, const DeviceCentres& dc, s
   return out;
 }
 
-// Centres in device memory as the entropy estimator sees them (entropy_mc.hpp).
+// Centers in device memory as the entropy estimator sees them (segmented_entropy.hpp).
 class DeviceMixture final : public ResidentMixture {
  public:
-  DeviceMixture(const DeviceMatrixView& centers, const DeviceCentres& dc, double sigma)
+  DeviceMixture(const DeviceMatrixView& centers, const DeviceCenters& dc, double sigma)
       : centers_(centers), dc_(dc), sigma_(sigma) {}
   void score_draws(std::uint64_t seed, std::size_t per_center, std::uint64_t first, std::size_t rows,
                    double* lse, double* cv, const ProgressFn& progress) const override {
@@ -328,7 +328,7 @@ class DeviceMixture final : public ResidentMixture {
 
  private:
   const DeviceMatrixView& centers_;
-  const DeviceCentres& dc_;
+  const DeviceCenters& dc_;
   double sigma_;
 };
 
@@ -354,7 +354,7 @@ void log_density_on_device(DeviceMatrixView queries, DeviceMatrixView centers,
     throw InvalidArgument("out has " + std::to_string(out.size) + " entries for " +
                           std::to_string(queries.rows) + " queries");
   }
-  const DeviceCentres dc = prepare_device_centres(centers, weights);
+  const DeviceCenters dc = prepare_device_centers(centers, weights);
   const DeviceRows dev{queries, centers, dc.mean.get(), 1 / sigma, dc.bad_row.get()};
   // In sigma units alpha = 1 / (2 sigma^2) times sigma^2.
   const std::vector<double> lse = device_lse(dev, dc, queries.rows, 0.5f, progress);
@@ -378,7 +378,7 @@ EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const dou
   }
   require_usable_device();
   const DeviceScope scope(device_of(centers, "centers"));  // the data's device, the caller's given back
-  const DeviceCentres dc = prepare_device_centres(centers, weights);
+  const DeviceCenters dc = prepare_device_centers(centers, weights);
   check_draw_extent(dc.raw_extent, dc.centred_extent, opt.sigma, Backend::Cuda, "sigma");
   // The host's estimator (mixture_entropy_estimate) with the centres left where they are:
   // it keeps the weights, the device draws and sums.

@@ -1,4 +1,4 @@
-// lse_cuda (host/lse_backends.hpp): which way of running the CUDA backend takes for a
+// lse_cuda (host/lse_implementations.hpp): which way of running the CUDA backend takes for a
 // problem (kernels/lse_cuda.cuh lists them). One mixture: the GEMM formulation when asked
 // for, else pruned tile lists where they pay, else the dense kernel; several: all segments
 // in one pass, or one after another when that does not fit.
@@ -9,7 +9,7 @@
 
 #include "kernels/cuda_check.cuh"
 #include "kernels/lse_cuda.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 

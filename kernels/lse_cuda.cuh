@@ -29,7 +29,7 @@
 
 #include "cuda/segment_layout.hpp"
 #include "infoflow/infoflow.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 
@@ -38,7 +38,7 @@ namespace infoflow::detail {
 // and m ~ 10^5 already fills an H100; small blocks also keep several blocks resident per
 // SM so one block's __syncthreads/staging is hidden behind another's arithmetic.
 constexpr int kThreads = 128;
-// Centres per tile. acc[kTileC] lives in registers: 64 floats plus the query chunk still
+// Centers per tile. acc[kTileC] lives in registers: 64 floats plus the query chunk still
 // fit the 128-register cap without spilling, and 64 pairs per tile amortise the
 // online-LSE bookkeeping (max, rescale, double add) to a few percent.
 constexpr int kTileC = 64;

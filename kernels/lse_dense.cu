@@ -21,7 +21,7 @@
 #include "cuda/segment_layout.hpp"
 #include "kernels/cuda_check.cuh"
 #include "kernels/lse_cuda.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 namespace {
@@ -30,7 +30,7 @@ namespace {
 // otherwise about kPairDimsPerLaunch.
 constexpr std::size_t kMaxQueriesPerLaunch = std::size_t{1} << 20;
 constexpr std::size_t kMinQueriesPerLaunch = std::size_t{1} << 16;
-// Centres go up through a flat staging buffer of at least this many floats (64 MiB), so
+// Centers go up through a flat staging buffer of at least this many floats (64 MiB), so
 // a small m does not mean one copy per centre row.
 constexpr std::size_t kCentreStagingFloats = std::size_t{1} << 24;
 

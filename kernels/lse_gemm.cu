@@ -19,7 +19,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "nn/forward.hpp"  // cublas_loadable
 
 namespace infoflow::detail {
@@ -97,7 +97,7 @@ bool lse_cuda_gemm(const LseProblemF32& p, double* out, const ProgressFn& progre
                       rows * 5 * sizeof(double) + double(kMemHeadroom);
   if (need > static_cast<double>(free_b)) return false;
 
-  // Centres: float32 rows up, float64 rows and squared norms on the device.
+  // Centers: float32 rows up, float64 rows and squared norms on the device.
   auto c64 = device_alloc<double>(n * d);
   auto c_norm2 = device_alloc<double>(n);
   {

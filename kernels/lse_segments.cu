@@ -18,14 +18,14 @@
 #include "kernels/fast_exp2.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 namespace {
 
-// Segments of at most kSmallCentres centres and fewer than kSmallRows queries take the
+// Segments of at most kSmallCenters centres and fewer than kSmallRows queries take the
 // one-thread-per-query kernel below; the rest the tiled kernel's blocks.
-constexpr std::size_t kSmallCentres = kTileC;
+constexpr std::size_t kSmallCenters = kTileC;
 constexpr std::size_t kSmallRows = kThreads / 2;
 constexpr int kSmallThreads = 128;
 
@@ -33,7 +33,7 @@ constexpr int kSmallThreads = 128;
 // segment's few centres straight from global memory (L1-cached, shared by the neighbouring
 // threads of the same segment), two passes (the largest exponent, then the sum below it)
 // in the tiled kernel's numerics: float32 distances from direct differences in sigma
-// units, exponents in log2 units, a float sum of at most kSmallCentres terms <= 1.
+// units, exponents in log2 units, a float sum of at most kSmallCenters terms <= 1.
 __global__ void __launch_bounds__(kSmallThreads)
     lse_small_segments_kernel(const float4* __restrict__ queries, const float4* __restrict__ centers,
                               const float* __restrict__ log2_w, const SmallQuery* __restrict__ small,
@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kSmallThreads)
 // nothing, when the layout does not fit the device's free memory.
 bool lse_cuda_segments(const LseProblemF32& p, SegmentsView seg, double* out, const ProgressFn& progress) {
   const std::size_t d = p.d, dp = padded_dim(d);
-  const SegmentLayout l = segment_layout(seg, kThreads, kTileC, kSmallCentres, kSmallRows);
+  const SegmentLayout l = segment_layout(seg, kThreads, kTileC, kSmallCenters, kSmallRows);
   if (l.tasks.empty() && l.small.empty()) return true;  // no queries
   std::size_t free_b = 0, total_b = 0;
   INFOFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));

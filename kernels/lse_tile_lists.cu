@@ -30,7 +30,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lse_cuda.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "pruning/tile_tree.hpp"
 
 namespace infoflow::detail {

@@ -40,7 +40,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/philox_normal.cuh"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
 

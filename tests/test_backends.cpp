@@ -14,7 +14,7 @@
 #include "cuda/chunk_fallback.hpp"
 #include "cuda/gemm_lse.hpp"
 #include "cuda/segment_layout.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {
@@ -457,7 +457,7 @@ TEST(CudaSegments, OneLaunchLayoutMatchesReference) {
 // whenever a chunk of queries falls inside one mixture (h(T|X) with many draws per centre,
 // a rank's share under MPI), with centre offsets into the whole array. The cuda backend
 // once scored such a segment's queries against every centre.
-TEST(CudaSegments, OneSegmentUsesOnlyItsCentres) {
+TEST(CudaSegments, OneSegmentUsesOnlyItsCenters) {
   INFOFLOW_SKIP_IF_UNAVAILABLE(Backend::Cuda);
   const std::size_t d = 3, n = 300, m = 200;
   const auto q = testing::random_matrix(m, d, 5), c = testing::random_matrix(n, d, 6);

@@ -60,7 +60,7 @@ TEST_P(Bounds, BracketMonteCarloTruthInThreeDimensions) {
 }
 
 // Well separated (>= 40 sigma): both bounds equal log n + h(component) to 1e-9.
-TEST_P(Bounds, TightForSeparatedCentres) {
+TEST_P(Bounds, TightForSeparatedCenters) {
   std::vector<double> c;
   for (int i = 0; i < 10; ++i) c.push_back(i * 0.4), c.push_back(-i * 0.4);
   const double sigma = 0.01, truth = std::log(10.0) + gaussian_entropy(2, sigma);

@@ -151,7 +151,7 @@ TEST_F(ExtremeInputs, SingleCentre) {
 }
 
 // n copies of one point are one Gaussian: h = (d/2) ln(2 pi e sigma^2), not ln n more.
-TEST_F(ExtremeInputs, DuplicateCentres) {
+TEST_F(ExtremeInputs, DuplicateCenters) {
   std::vector<double> c;
   for (int i = 0; i < 50; ++i) c.insert(c.end(), {0.25, -4, 9, 1e3});
   const std::string path = centres(c, 50, 4);
@@ -161,10 +161,10 @@ TEST_F(ExtremeInputs, DuplicateCentres) {
   }
 }
 
-// Centres at +-1e30: with sigma 1 a draw c + z rounds back to c in float64, so the CLI
+// Centers at +-1e30: with sigma 1 a draw c + z rounds back to c in float64, so the CLI
 // refuses, naming how far out the data lie; with sigma 1e28 (centres 200 sigma apart) it
 // gives the closed form ln 2 + (d/2) ln(2 pi e sigma^2).
-TEST_F(ExtremeInputs, CentresAtPlusMinus1e30) {
+TEST_F(ExtremeInputs, CentersAtPlusMinus1e30) {
   const std::string c = centres({1e30, 0, -1e30, 0}, 2, 2);
   for (const char* b : kBackends) {
     SCOPED_TRACE(b);

@@ -31,7 +31,7 @@ constexpr std::size_t kD = 4;
 // A permutation changes which draws go with which centre, so the Monte Carlo values
 // agree within the combined error of two independent estimates; the bounds do not
 // depend on the draws and agree to float precision.
-TEST_P(Invariance, PermutationOfCentres) {
+TEST_P(Invariance, PermutationOfCenters) {
   auto c = testing::random_matrix(120, kD, 1, 0.3);
   const EntropyResult a = run(c, kD, 0.2);
   std::vector<std::size_t> perm(120);

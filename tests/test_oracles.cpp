@@ -104,7 +104,7 @@ TEST_P(Oracle, OneCentreLogDensity) {
 }
 
 // Oracle 2: many identical centres are one centre.
-TEST_P(Oracle, IdenticalCentres) {
+TEST_P(Oracle, IdenticalCenters) {
   const std::size_t n = 50, d = 4;
   const std::vector<double> one = testing::random_matrix(1, d, 9);
   std::vector<double> c;
@@ -115,7 +115,7 @@ TEST_P(Oracle, IdenticalCentres) {
 
 // Oracle 3: centres >= 30 sigma apart: h = log n + (d/2) log(2 pi e sigma^2) up to
 // n exp(-(30)^2/8), far below the tolerance.
-TEST_P(Oracle, FarApartCentres) {
+TEST_P(Oracle, FarApartCenters) {
   const std::size_t side = 6, d = 2, n = side * side;
   const double sigma = 0.01;
   std::vector<double> c;

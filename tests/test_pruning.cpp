@@ -11,7 +11,7 @@
 #include "pruning/kd_order.hpp"
 #include "cuda/segment_layout.hpp"
 #include "cuda/tile_lists.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "test_util.hpp"
 
 namespace infoflow {

@@ -1,12 +1,12 @@
 // Fast CPU backend of the Gaussian log-sum-exp: Highway SIMD with runtime dispatch to
 // the widest instruction set of the running CPU, OpenMP threads over query blocks.
 //
-// Numerics (see host/lse_backends.hpp): float32 direct differences q - c (never the
+// Numerics (see host/lse_implementations.hpp): float32 direct differences q - c (never the
 // ||q||^2 - 2 q.c + ||c||^2 expansion, which cancels at small sigma), an online
 // log-sum-exp with one rescale per centre tile (one exp per pair, not two), float64
 // running sums across tiles.
 //
-// Centres are packed once into tiles of kTile(d) centres, transposed to d x T so that
+// Centers are packed once into tiles of kTile(d) centres, transposed to d x T so that
 // one vector load reads the same coordinate of N centres. Padding centres carry log
 // weight -inf and so contribute exp(-inf) = 0.
 
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "cpu/lse_cpu_tiling.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "online_lse.hpp"
 
 HWY_BEFORE_NAMESPACE();

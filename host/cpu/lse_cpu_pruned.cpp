@@ -17,7 +17,7 @@
 #include "cpu/lse_cpu_tiling.hpp"
 #include "pruning/pays.hpp"
 #include "pruning/tile_tree.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 namespace {

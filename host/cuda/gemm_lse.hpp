@@ -18,7 +18,7 @@
 
 #include "cuda/host_device.hpp"
 #include "online_lse.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 

@@ -2,7 +2,7 @@
 // reports itself unusable and refuses work, so callers need no #ifdefs.
 #include <string>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 namespace {

@@ -1,5 +1,5 @@
 // The CPU-only build: the GPU forward pass exists as a name only and refuses work.
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "nn/forward.hpp"
 
 namespace infoflow::detail {

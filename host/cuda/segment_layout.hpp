@@ -20,7 +20,7 @@
 #include <limits>
 #include <vector>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 

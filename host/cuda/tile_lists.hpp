@@ -13,7 +13,7 @@
 //  most add tol * L <= tol * s(q). And q's seed tile is always kept: its largest term for
 //  q is at least s(q) / 64 >= L / 64 > 2^cut, since tol / n < 1 / 64 (n > 64 centres). So
 //  the skipped terms add at most tol * (q's kept sum): the result is low by at most
-//  log(1 + tol), the cpu backend's contract (lse_backends.hpp).
+//  log(1 + tol), the cpu backend's contract (lse_implementations.hpp).
 //
 // Host and device share these functions, so the bound and the list rule are tested
 // without a device (tests/test_pruning.cpp, CudaPruning).

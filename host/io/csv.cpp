@@ -13,7 +13,7 @@
 #include <system_error>
 
 #include "io/matrix_file.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 
 namespace infoflow::io {
 namespace {

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "io/matrix_file.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 
 namespace infoflow::io {
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "io/matrix_file.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .npy reader assumes a little-endian host"

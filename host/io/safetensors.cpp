@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "io/matrix_file.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 
 namespace infoflow::io {
 namespace {

@@ -10,7 +10,7 @@
 #include <omp.h>
 
 #include "lse_dispatch.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 #include "rng/philox_normal.hpp"
 
 namespace infoflow::detail {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "checked.hpp"
-#include "memory.hpp"
+#include "host_memory.hpp"
 #include "nn/forward.hpp"
 #include "rng/philox_normal.hpp"
 

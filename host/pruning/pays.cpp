@@ -1,10 +1,10 @@
-// pruning_can_pay (lse_backends.hpp): the look both pruned paths take before ordering.
+// pruning_can_pay (lse_implementations.hpp): the look both pruned paths take before ordering.
 #include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <vector>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "pruning/pays.hpp"
 
 namespace infoflow::detail {

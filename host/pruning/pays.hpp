@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 
@@ -23,7 +23,7 @@ inline double log2_tolerance_per_centre(double tolerance, std::size_t n) {
   return std::log2(tolerance / static_cast<double>(n));
 }
 
-// pruning_can_pay(p, segments): declared with the backends (lse_backends.hpp), defined in
+// pruning_can_pay(p, segments): declared with the backends (lse_implementations.hpp), defined in
 // pruning/pays.cpp.
 
 }  // namespace infoflow::detail

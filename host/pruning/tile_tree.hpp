@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "pruning/kd_order.hpp"
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 

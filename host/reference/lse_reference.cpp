@@ -3,7 +3,7 @@
 #include <limits>
 #include <vector>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 
 namespace infoflow::detail {
 

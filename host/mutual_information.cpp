@@ -8,8 +8,8 @@
 #include <string>
 
 #include "checked.hpp"
-#include "entropy_mc.hpp"
-#include "memory.hpp"
+#include "segmented_entropy.hpp"
+#include "host_memory.hpp"
 #include "infoflow/network.hpp"
 #include "nn/forward.hpp"
 
@@ -41,22 +41,22 @@ std::uint64_t row_base(std::size_t layer, std::size_t term) {
   return (static_cast<std::uint64_t>(layer) * 16 + term) << 40;
 }
 
-// sum_s a_s h(g_s) for the mixtures g_s with centres rows[co[s]..co[s+1]) of S_l, each row
+// sum_s a_s h(g_s) for the mixtures g_s with centres rows[center_offsets[s]..center_offsets[s+1]) of S_l, each row
 // weighted by its input's weight (renormalised within the mixture), with its standard
 // error; queries double until that error is below target_stderr (when set).
 Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& rows,
-                          const std::vector<std::size_t>& co, const std::vector<double>& a,
+                          const std::vector<std::size_t>& center_offsets, const std::vector<double>& a,
                           detail::QueryPlan plan, std::size_t term, std::size_t* queries = nullptr) {
   std::vector<double> c(rows.size() * job.d), w(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     std::copy_n(job.s + rows[i] * job.d, job.d, c.begin() + i * job.d);
   }
-  for (std::size_t seg = 0; seg + 1 < co.size(); ++seg) {
+  for (std::size_t seg = 0; seg + 1 < center_offsets.size(); ++seg) {
     double total = 0;
-    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) total += (w[i] = job.input_weight(rows[i] / job.K));
+    for (std::size_t i = center_offsets[seg]; i < center_offsets[seg + 1]; ++i) total += (w[i] = job.input_weight(rows[i] / job.K));
     // A mixture of inputs that all have weight 0 enters with a_s = 0; its own weights only
     // need to be valid (0/0 would make the whole sum NaN).
-    for (std::size_t i = co[seg]; i < co[seg + 1]; ++i) w[i] = total > 0 ? w[i] / total : 1.0 / (co[seg + 1] - co[seg]);
+    for (std::size_t i = center_offsets[seg]; i < center_offsets[seg + 1]; ++i) w[i] = total > 0 ? w[i] / total : 1.0 / (center_offsets[seg + 1] - center_offsets[seg]);
   }
   plan.weighted_selection = !job.opt.input_weights.empty();
   plan.control_variate = job.opt.control_variate;
@@ -64,7 +64,7 @@ Estimate weighted_entropy(const LayerJob& job, const std::vector<std::size_t>& r
                                                 {w.data(), w.size()}, job.opt.beta, job.backend);
   detail::check_draw_resolution(prepared, job.opt.beta, job.backend, "beta");
   for (;;) {
-    const auto est = detail::entropy_mc_segmented(job.backend, prepared, co, plan, job.opt.beta,
+    const auto est = detail::entropy_mc_segmented(job.backend, prepared, center_offsets, plan, job.opt.beta,
                                                   job.opt.seed, row_base(job.layer, term),
                                                   job.opt.compute, {});
     Estimate e;
@@ -112,32 +112,32 @@ std::vector<std::size_t> distinct_rows(const LayerJob& job, const std::vector<st
 // spend the unconditional budget Q over the m K centres (at least 1).
 Estimate entropy_given_x(const LayerJob& job) {
   if (job.exact_given_x) return {gaussian_entropy(job.d, job.opt.beta), 0.0};
-  std::vector<std::size_t> rows(job.m * job.K), co(job.m + 1);
+  std::vector<std::size_t> rows(job.m * job.K), center_offsets(job.m + 1);
   std::vector<double> a(job.m);
   for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = r;
-  for (std::size_t x = 0; x <= job.m; ++x) co[x] = x * job.K;
+  for (std::size_t x = 0; x <= job.m; ++x) center_offsets[x] = x * job.K;
   for (std::size_t x = 0; x < job.m; ++x) a[x] = job.input_weight(x);
   detail::QueryPlan plan;
   const std::size_t q = job.opt.mc_queries > 0 ? job.opt.mc_queries : kDefaultMcQueries;
   plan.per_center = job.opt.mc_samples_per_center > 0
                         ? job.opt.mc_samples_per_center
                         : std::max<std::size_t>(1, (q + rows.size() - 1) / rows.size());
-  return weighted_entropy(job, rows, co, a, plan, 1);
+  return weighted_entropy(job, rows, center_offsets, a, plan, 1);
 }
 
 // h(T_l | Y) = sum_y p(y) h(T_l | Y = y), each class's samples one mixture.
 Estimate entropy_given_y(const LayerJob& job, const std::map<std::int64_t, std::vector<std::size_t>>& classes) {
-  std::vector<std::size_t> rows, co{0};
+  std::vector<std::size_t> rows, center_offsets{0};
   std::vector<double> p;
   for (const auto& [label, members] : classes) {
     const auto r = distinct_rows(job, members);
     rows.insert(rows.end(), r.begin(), r.end());
-    co.push_back(rows.size());
+    center_offsets.push_back(rows.size());
     double p_y = 0;
     for (std::size_t x : members) p_y += job.input_weight(x);
     p.push_back(p_y);
   }
-  return weighted_entropy(job, rows, co, p, unconditional_plan(job.opt), 2);
+  return weighted_entropy(job, rows, center_offsets, p, unconditional_plan(job.opt), 2);
 }
 
 LayerInformation layer_information(const LayerJob& job, const std::map<std::int64_t, std::vector<std::size_t>>& classes) {

@@ -2,7 +2,7 @@
 // h(g_s) = -E log g_s(Y), Y ~ g_s, estimated from draws y = c + sigma z, each optionally
 // with the control variate (|z|^2 - d)/2 (mean 0) subtracted: -log g(y) contains
 // -log N(y; c, sigma^2) = const + |z|^2/2, whose chi^2 spread is most of the variance.
-#include "entropy_mc.hpp"
+#include "segmented_entropy.hpp"
 #include "checked.hpp"
 
 #include <algorithm>
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "lse_backends.hpp"
+#include "lse_implementations.hpp"
 #include "rng/philox_normal.hpp"
 
 namespace infoflow::detail {
@@ -29,20 +29,20 @@ struct QuerySource {
 };
 
 // cdf: per-segment cumulative weights (only for weighted selection).
-QuerySource query_source(const PreparedCenters& c, const std::vector<std::size_t>& co,
+QuerySource query_source(const PreparedCenters& c, const std::vector<std::size_t>& center_offsets,
                          const QueryPlan& plan, const std::vector<double>& cdf, std::size_t s,
                          std::size_t local, std::uint64_t seed, std::uint64_t row) {
-  const std::size_t n_s = co[s + 1] - co[s];
+  const std::size_t n_s = center_offsets[s + 1] - center_offsets[s];
   if (plan.per_mixture > 0 && plan.weighted_selection) {
     constexpr std::uint64_t k53 = std::uint64_t{1} << 53;
     const double u = (rng::uniform_index(seed, rng::Stream::QuerySelection, row, k53) + 0.5) / k53;
-    const auto it = std::upper_bound(cdf.begin() + co[s], cdf.begin() + co[s + 1] - 1, u);
+    const auto it = std::upper_bound(cdf.begin() + center_offsets[s], cdf.begin() + center_offsets[s + 1] - 1, u);
     return {static_cast<std::size_t>(it - cdf.begin()), 1.0};
   }
   if (plan.per_mixture > 0) {
-    return {co[s] + rng::uniform_index(seed, rng::Stream::QuerySelection, row, n_s), 1.0};
+    return {center_offsets[s] + rng::uniform_index(seed, rng::Stream::QuerySelection, row, n_s), 1.0};
   }
-  const std::size_t i = co[s] + local / plan.per_center;
+  const std::size_t i = center_offsets[s] + local / plan.per_center;
   return {i, std::exp(c.log_w[i])};
 }
 
@@ -115,27 +115,27 @@ void check_draw_resolution(const PreparedCenters& c, double sigma, Backend backe
 }
 
 std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const PreparedCenters& c,
-                                                  const std::vector<std::size_t>& co,
+                                                  const std::vector<std::size_t>& center_offsets,
                                                   const QueryPlan& plan, double sigma,
                                                   std::uint64_t seed, std::uint64_t row_base,
                                                   const ComputeOptions& opt, const ProgressFn& progress,
                                                   const ResidentMixture* resident) {
-  const std::size_t count = co.size() - 1, d = c.raw.cols;
+  const std::size_t count = center_offsets.size() - 1, d = c.raw.cols;
   if (resident != nullptr && (count != 1 || plan.per_center == 0)) {
     throw std::logic_error("entropy_mc_segmented: resident centres take one mixture and per-centre draws");
   }
-  std::vector<std::size_t> qo(count + 1, 0);  // query offsets per segment
+  std::vector<std::size_t> query_offsets(count + 1, 0);  // query offsets per segment
   double pairs_total = 0;
   const char* what = "Monte Carlo draws (draws per centre x centres)";
   for (std::size_t s = 0; s < count; ++s) {
-    const std::size_t n_s = co[s + 1] - co[s];
+    const std::size_t n_s = center_offsets[s + 1] - center_offsets[s];
     const std::size_t q_s = plan.per_mixture > 0 ? plan.per_mixture : checked_mul(plan.per_center, n_s, what);
-    qo[s + 1] = checked_add(qo[s], q_s, what);
+    query_offsets[s + 1] = checked_add(query_offsets[s], q_s, what);
     pairs_total += static_cast<double>(q_s) * n_s;
   }
-  const std::size_t total = qo[count];
+  const std::size_t total = query_offsets[count];
   // Query rows index the Philox stream, and the terms of the mutual-information estimator
-  // own 2^40 rows each (sp_estimator.cpp): more draws would reuse another term's noise.
+  // own 2^40 rows each (mutual_information.cpp): more draws would reuse another term's noise.
   if (total > kMaxDraws) {
     throw InvalidArgument(std::string(what) + ": " + std::to_string(total) + " is more than the 2^40 one estimate may use");
   }
@@ -153,16 +153,16 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   constexpr std::size_t kNormalBlock = 256;
   std::vector<double> queries(resident != nullptr ? 0 : rows * d), lse(rows), z(resident != nullptr ? 0 : kNormalBlock * d);
   std::vector<double> weight(rows), cv(rows, 0.0);
-  std::vector<std::size_t> seg_of(rows), chunk_qo, chunk_co;
+  std::vector<std::size_t> seg_of(rows), chunk_query_offsets, chunk_center_offsets;
   std::vector<MeanAccumulator> acc(count);
   std::vector<double> cdf;  // weights normalised and accumulated within each segment
   if (plan.per_mixture > 0 && plan.weighted_selection) {
     cdf.resize(c.log_w.size());
     for (std::size_t s = 0; s < count; ++s) {
       double total = 0;
-      for (std::size_t i = co[s]; i < co[s + 1]; ++i) total += std::exp(c.log_w[i]);
+      for (std::size_t i = center_offsets[s]; i < center_offsets[s + 1]; ++i) total += std::exp(c.log_w[i]);
       double run = 0;
-      for (std::size_t i = co[s]; i < co[s + 1]; ++i) cdf[i] = (run += std::exp(c.log_w[i]) / total);
+      for (std::size_t i = center_offsets[s]; i < center_offsets[s + 1]; ++i) cdf[i] = (run += std::exp(c.log_w[i]) / total);
     }
   }
   double pairs_done = 0;
@@ -170,14 +170,14 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   for (std::size_t g0 = 0, chunk = 0; g0 < total; g0 += rows, ++chunk) {
     if (static_cast<int>(chunk % static_cast<std::size_t>(ranks)) != rank) continue;
     const std::size_t m = std::min(rows, total - g0);
-    while (qo[s_first + 1] <= g0) ++s_first;
-    chunk_qo.assign(1, 0), chunk_co.assign(1, co[s_first]);
+    while (query_offsets[s_first + 1] <= g0) ++s_first;
+    chunk_query_offsets.assign(1, 0), chunk_center_offsets.assign(1, center_offsets[s_first]);
     double chunk_pairs = 0;
     std::size_t z_begin = 0, z_end = 0;
     for (std::size_t s = s_first, r = 0; r < m; ++s) {
-      const std::size_t end = std::min(qo[s + 1], g0 + m) - g0;
+      const std::size_t end = std::min(query_offsets[s + 1], g0 + m) - g0;
       for (; r < end; ++r) {
-        const QuerySource src = query_source(c, co, plan, cdf, s, g0 + r - qo[s], seed,
+        const QuerySource src = query_source(c, center_offsets, plan, cdf, s, g0 + r - query_offsets[s], seed,
                                               row_base + g0 + r);
         weight[r] = src.weight, seg_of[r] = s;
         if (resident != nullptr) continue;  // drawn and scored where the centres are
@@ -193,10 +193,10 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
         }
         if (plan.control_variate) cv[r] = 0.5 * (zz - static_cast<double>(d));
       }
-      chunk_qo.push_back(end), chunk_co.push_back(co[s + 1]);
-      chunk_pairs += static_cast<double>(end - (chunk_qo[chunk_qo.size() - 2])) * (co[s + 1] - co[s]);
+      chunk_query_offsets.push_back(end), chunk_center_offsets.push_back(center_offsets[s + 1]);
+      chunk_pairs += static_cast<double>(end - (chunk_query_offsets[chunk_query_offsets.size() - 2])) * (center_offsets[s + 1] - center_offsets[s]);
     }
-    const SegmentsView seg{chunk_qo.data(), chunk_co.data(), chunk_qo.size() - 1};
+    const SegmentsView seg{chunk_query_offsets.data(), chunk_center_offsets.data(), chunk_query_offsets.size() - 1};
     ProgressFn part;
     if (progress) {
       // Each rank does about 1/P of the pairs: its own fraction, scaled, stands for the job's.
@@ -214,7 +214,7 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
   if (ranks > 1) merge_across_ranks(acc, *opt.comm);
   std::vector<MixtureEstimate> est(count);
   for (std::size_t s = 0; s < count; ++s) {
-    est[s] = {acc[s].mean(), acc[s].standard_error(), qo[s + 1] - qo[s]};
+    est[s] = {acc[s].mean(), acc[s].standard_error(), query_offsets[s + 1] - query_offsets[s]};
   }
   return est;
 }

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "entropy_mc.hpp"
+#include "segmented_entropy.hpp"
 
 namespace infoflow {
 namespace {
