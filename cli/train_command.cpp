@@ -26,6 +26,7 @@
 #include "cli/common.hpp"
 #include "cli/progress.hpp"
 #include "cli/run_dir.hpp"
+#include "infoflow/information_plane.hpp"
 #include "infoflow/train.hpp"
 #include "infoflow/io.hpp"
 
@@ -50,7 +51,7 @@ struct TrainArgs {
   std::uint64_t mc_queries = 0, mc_samples_per_center = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool orthonormal = false, force = false, no_estimate = false, no_control_variate = false, test_fraction_given = false;
+  bool orthonormal = false, force = false, no_estimate = false, shuffle_labels = false, no_control_variate = false, test_fraction_given = false;
   bool momentum_given = false, orthonormal_alpha_given = false;
   std::vector<std::string> argv;
 };
@@ -133,6 +134,10 @@ Data load_data(const TrainArgs& a) {
     const auto n_test = static_cast<std::size_t>(std::count(d.is_test.begin(), d.is_test.end(), true));
     d.source = a.inputs + " / " + a.labels + ", random " + std::to_string(n_test) + "/" +
                std::to_string(d.all.rows) + " test split (seed " + std::to_string(a.seed) + ")";
+  }
+  if (a.shuffle_labels) {
+    d.all.labels = shuffled_labels(std::move(d.all.labels), a.seed);
+    d.source += "; labels shuffled (random-label control, seed " + std::to_string(a.seed) + ")";
   }
   d.train = select_rows(d.all, d.is_test, false);
   d.test = select_rows(d.all, d.is_test, true);
@@ -292,16 +297,19 @@ int run_train(const TrainArgs& a) {
   train_opt.orthonormal_alpha = a.orthonormal ? a.orthonormal_alpha : 0.0;
   Trainer trainer(init_network(widths, parse_activation(a.activation), a.seed), data.train, train_opt);
 
-  MutualInformationOptions mi_opt;
+  CheckpointOptions plane;
+  MutualInformationOptions& mi_opt = plane.estimation;
   mi_opt.beta = a.beta, mi_opt.samples_per_input = static_cast<std::size_t>(a.samples_per_input), mi_opt.seed = a.seed;
   mi_opt.mc_queries = static_cast<std::size_t>(a.mc_queries);
   mi_opt.mc_samples_per_center = static_cast<std::size_t>(a.mc_samples_per_center);
   mi_opt.target_stderr = a.target_stderr;
   mi_opt.control_variate = !a.no_control_variate;
   mi_opt.compute.backend = parse_backend(a.backend), mi_opt.compute.threads = a.threads;
+  plane.estimate = !a.no_estimate;
+  plane.bin_size = a.bin_size > 0 ? a.bin_size : 10 * a.beta;
+  plane.cluster_radius = a.cluster_radius;
   const Backend backend = resolve_backend(mi_opt.compute.backend);
   if (!a.no_estimate) note_fallback(mi_opt.compute.backend, backend);
-  const double bin = a.bin_size > 0 ? a.bin_size : 10 * a.beta, radius = a.cluster_radius * a.beta;
   const std::size_t noisy_layers = widths.size() - 2;
 
   // Inputs and labels of the estimation (every input, train and test, as the authors do),
@@ -315,7 +323,7 @@ int run_train(const TrainArgs& a) {
   // Plain names: the whole staging directory is what becomes visible, and only when done.
   std::ofstream metrics = open_out(dir / "metrics.csv"), history = open_out(dir / "history.csv");
   metrics << "epoch,layer,width,I_XT_nats,I_XT_stderr_nats,I_YT_nats,I_YT_stderr_nats,h_T_nats,h_T_given_X_nats,"
-             "H_bin_nats,H_cluster_nats,clusters,class_distance_ratio,train_loss,test_loss,train_acc,test_acc\n";
+             "H_bin_nats,I_XT_bin_nats,I_YT_bin_nats,H_cluster_nats,clusters,class_distance_ratio,train_loss,test_loss,train_acc,test_acc\n";
   history << "epoch,noisy_batch_loss,train_loss,test_loss,train_acc,test_acc\n";
   metrics.precision(9), history.precision(9);
 
@@ -354,26 +362,19 @@ int run_train(const TrainArgs& a) {
       Timer tt;
       const std::string name = checkpoint_name(epoch);
       save_network((dir / "checkpoints" / name).string(), net, "F64");
-      MutualInformationResult mi;
-      if (!a.no_estimate) mi = mutual_information(net, all, all_labels, mi_opt);
-      const auto reps = representations(net, all);
+      const CheckpointMeasures measured = measure_checkpoint(net, all, all_labels, plane);
       // The last noisy layer's noise-free representation, for the scatter plots (docs/method.md#infoflow-train).
       const std::size_t last = noisy_layers;
-      const std::vector<float> rep(reps[last - 1].begin(), reps[last - 1].end());  // float32: for the eye only
+      const std::vector<float> rep(measured.representations[last - 1].begin(), measured.representations[last - 1].end());  // float32: for the eye only
       io::write_npy((dir / "representations" / (name.substr(0, name.find('.')) + "_layer" + std::to_string(last) + ".npy")).string(),
                     rep.data(), data.all.rows, widths[last]);
       std::string line;
-      for (std::size_t l = 1; l <= noisy_layers; ++l) {
-        const MatrixView<double> s{reps[l - 1].data(), data.all.rows, widths[l]};
-        const double h_bin = binned_entropy(s, bin);
-        const Clustering c = cluster_entropy(s, radius);
-        const double ratio = class_distance_ratio(s, all_labels);
-        const double nan = std::nan("");
-        const LayerInformation info = a.no_estimate ? LayerInformation{l, widths[l], nan, nan, nan, nan, nan, nan, nan, nan, 0}
-                                                    : mi.layers[l - 1];
-        metrics << epoch << ',' << l << ',' << widths[l] << ',' << info.I_XT_nats << ',' << info.I_XT_stderr_nats << ','
+      for (const LayerMeasures& m : measured.layers) {
+        const LayerInformation& info = m.information;
+        metrics << epoch << ',' << info.layer << ',' << info.width << ',' << info.I_XT_nats << ',' << info.I_XT_stderr_nats << ','
                 << info.I_YT_nats << ',' << info.I_YT_stderr_nats << ',' << info.h_T_nats << ','
-                << info.h_T_given_X_nats << ',' << h_bin << ',' << c.entropy << ',' << c.clusters << ',' << ratio << ','
+                << info.h_T_given_X_nats << ',' << m.H_bin_nats << ',' << m.I_XT_bin_nats << ',' << m.I_YT_bin_nats << ','
+                << m.H_cluster_nats << ',' << m.clusters << ',' << m.class_distance_ratio << ','
                 << last_train.loss << ',' << last_test.loss << ',' << last_train.accuracy << ','
                 << last_test.accuracy << '\n';
         char buf[48];
@@ -421,7 +422,7 @@ int run_train(const TrainArgs& a) {
       {"backend", std::string(backend_name(backend))},
       {"backend_note", backend == Backend::Cuda ? "" : cuda_unavailable_reason()},
       {"training_device", "cpu"},
-      {"data", {{"source", data.source}, {"inputs", data.all.rows}, {"train", data.train.rows}, {"test", data.test.rows}}},
+      {"data", {{"source", data.source}, {"labels_shuffled", a.shuffle_labels}, {"inputs", data.all.rows}, {"train", data.train.rows}, {"test", data.test.rows}}},
       {"network", {{"widths", widths}, {"activation", a.activation}, {"output", "affine logits, no noise"}}},
       {"training", {{"epochs", E}, {"optimizer", a.optimizer}, {"lr", a.lr}, {"momentum", a.momentum},
                     {"batch_size", a.batch_size}, {"beta", a.beta}, {"orthonormal_alpha", train_opt.orthonormal_alpha},
@@ -431,7 +432,8 @@ int run_train(const TrainArgs& a) {
                       {"mc_samples_per_center", a.mc_samples_per_center}, {"target_stderr", a.target_stderr},
                       {"seed", a.seed}, {"inputs", "all (train and test), uniform"},
                       {"control_variate", !a.no_control_variate},
-                      {"bin_size", bin}, {"cluster_radius", radius},
+                      {"bin_size", plane.bin_size}, {"cluster_radius", plane.cluster_radius * a.beta},
+                      {"bins_over_observed_range", plane.num_bins},
                       {"cluster_measure", "entropy of single-linkage clusters of the noise-free S_l at distance < cluster_radius"},
                       {"class_distance_ratio", "mean same-class / mean different-class distance of the noise-free S_l"}}},
       {"final", {{"epoch", final_epoch}, {"train_loss", number_or_null(last_train.loss)}, {"test_loss", number_or_null(last_test.loss)},
@@ -501,6 +503,8 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
       ->default_str("10 beta");
   add_real_option(sub, "--cluster-radius", a->cluster_radius, 0, kMax, true, "cluster linkage distance in units of beta (> 0)");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator");
+  sub->add_flag("--shuffle-labels", a->shuffle_labels,
+                "random-label control: train on the labels in a seeded random permutation (the labels written and measured are those)");
   sub->add_flag("--no-estimate", a->no_estimate, "skip I(X;T)/I(Y;T) (binning, clustering and checkpoints only)");
   sub->add_option("--backend", a->backend, "estimation backend: auto | cpu | cuda | reference")->capture_default_str();
   add_threads_option(sub, a->threads);

@@ -304,6 +304,32 @@ TEST(Binning, HandComputedEntropy) {
   EXPECT_THROW(binned_entropy({c, 4, 2}, 0.0), InvalidArgument);
 }
 
+// The SZT code's binned I(X;T) and I(Y;T), with the bins over the layer's observed range.
+TEST(Binning, BinnedInformationOverTheObservedRange) {
+  // 1-D, range [0, 30], 3 bins [0,10) [10,20) [20,30]: cells 0, 1, 2, 2 (the maximum is in
+  // the last bin, as numpy.histogram's closed last edge) -> p = 1/4, 1/4, 1/2.
+  const double a[] = {0, 10, 20, 30};
+  const std::int64_t y[] = {0, 0, 1, 1};
+  const BinnedInformation r = binned_information({a, 4, 1}, {y, 4}, 3);
+  EXPECT_NEAR(r.I_XT_nats, 1.5 * std::log(2.0), 1e-15);
+  // Given Y = 0: cells 0, 1 (ln 2); given Y = 1: cells 2, 2 (0). I(Y;T) = 1.5 ln 2 - ln 2 / 2.
+  EXPECT_NEAR(r.I_YT_nats, std::log(2.0), 1e-15);
+  EXPECT_TRUE(std::isnan(binned_information({a, 4, 1}, {}, 3).I_YT_nats));
+  // A ReLU-like layer with values far beyond 1: a fixed [-1, 1] grid would put the three
+  // large values in one bin (ln 4 - ...); over the observed range all four are apart.
+  const double relu[] = {0, 5, 40, 90};
+  EXPECT_NEAR(binned_information({relu, 4, 1}, {}, 30).I_XT_nats, std::log(4.0), 1e-15);
+  // Every unit on the same edges; rows (0,0) (0,1) (1,0) (1,1) with 2 bins: 4 cells.
+  const double b[] = {0, 0, 0, 1, 1, 0, 1, 1};
+  EXPECT_NEAR(binned_information({b, 4, 2}, {}, 2).I_XT_nats, std::log(4.0), 1e-15);
+  EXPECT_NEAR(binned_information({b, 4, 2}, {}, 1).I_XT_nats, 0.0, 1e-15);
+  // A constant layer is one cell: no information.
+  const double c[] = {0.3, 0.3, 0.3};
+  EXPECT_EQ(binned_information({c, 3, 1}, {}, 30).I_XT_nats, 0.0);
+  EXPECT_THROW(binned_information({c, 3, 1}, {}, 0), InvalidArgument);
+  EXPECT_THROW(binned_information({c, 3, 1}, {y, 4}, 3), InvalidArgument);
+}
+
 TEST(Clustering, TightClustersGiveTheClusterEntropy) {
   // Oracle 13 (docs/method.md#test-oracles): K tight clusters of sizes m_k -> -sum (m_k/m) ln(m_k/m).
   std::mt19937 gen(3);
@@ -345,7 +371,7 @@ TEST(Clustering, ClassDistanceRatioByHand) {
   EXPECT_TRUE(std::isnan(class_distance_ratio({s, 4, 1}, {one, 4})));
 }
 
-// The SIMD path (host/nn/class_distance.cpp: blocks of rows j, the last one partial)
+// The SIMD path (host/plane/class_distance.cpp: blocks of rows j, the last one partial)
 // against the plain double loop over all pairs, on every SIMD target, with sizes around
 // the lane counts.
 TEST(Clustering, ClassDistanceRatioMatchesPlainLoop) {

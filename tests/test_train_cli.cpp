@@ -9,6 +9,9 @@
 #include <signal.h>
 
 #include "cli_fixture.hpp"
+#include "infoflow/information_plane.hpp"
+#include "infoflow/io.hpp"
+#include "infoflow/train.hpp"
 
 namespace infoflow::testing {
 namespace {
@@ -117,6 +120,67 @@ TEST_F(TrainCli, MetricsHaveTheDocumentedColumnsAndSaneValues) {
     std::snprintf(name, sizeof name, "epoch_%05d.safetensors", e);
     EXPECT_TRUE(fs::exists(out / "checkpoints" / name)) << name;
   }
+}
+
+// train is orchestration: each metrics.csv row is measure_checkpoint of the checkpoint saved
+// at that epoch (F64, so the same weights), with the options train passed, printed at 9
+// significant digits. A C++ program measuring the saved network gets the same numbers.
+TEST_F(TrainCli, MetricsAreMeasureCheckpointOfTheSavedNetwork) {
+  const fs::path out = short_run("plane", "--seed 7", 1);
+  const Table m = read_table(out / "metrics.csv");
+  ASSERT_EQ(m.size(), 5u);
+  const Network net = load_network((out / "checkpoints" / "epoch_00030.safetensors").string());
+  const Dataset data = szt_dataset();
+  CheckpointOptions opt;
+  opt.estimation.beta = 0.005, opt.estimation.samples_per_input = 20, opt.estimation.mc_queries = 2048;
+  opt.estimation.seed = 7, opt.estimation.compute.backend = Backend::Cpu;
+  const CheckpointMeasures c = measure_checkpoint(net, data.view(), {data.labels.data(), data.labels.size()}, opt);
+  ASSERT_EQ(c.layers.size(), 5u);
+  auto same = [](double file, double measured, const char* what, std::size_t layer) {
+    EXPECT_NEAR(file, measured, 1e-8 * std::max(1.0, std::abs(measured))) << what << ", layer " << layer;
+  };
+  for (std::size_t l = 0; l < 5; ++l) {
+    const auto& row = m[l];
+    const LayerMeasures& x = c.layers[l];
+    EXPECT_EQ(num(row, "layer"), static_cast<double>(x.information.layer));
+    same(num(row, "I_XT_nats"), x.information.I_XT_nats, "I_XT", l + 1);
+    same(num(row, "I_XT_stderr_nats"), x.information.I_XT_stderr_nats, "I_XT stderr", l + 1);
+    same(num(row, "I_YT_nats"), x.information.I_YT_nats, "I_YT", l + 1);
+    same(num(row, "h_T_nats"), x.information.h_T_nats, "h_T", l + 1);
+    same(num(row, "h_T_given_X_nats"), x.information.h_T_given_X_nats, "h_T_given_X", l + 1);
+    same(num(row, "H_bin_nats"), x.H_bin_nats, "H_bin", l + 1);
+    same(num(row, "I_XT_bin_nats"), x.I_XT_bin_nats, "I_XT_bin", l + 1);
+    same(num(row, "I_YT_bin_nats"), x.I_YT_bin_nats, "I_YT_bin", l + 1);
+    same(num(row, "H_cluster_nats"), x.H_cluster_nats, "H_cluster", l + 1);
+    EXPECT_EQ(num(row, "clusters"), static_cast<double>(x.clusters));
+    same(num(row, "class_distance_ratio"), x.class_distance_ratio, "class distance ratio", l + 1);
+  }
+}
+
+// The random-label control: the run trains on, writes and measures a seeded permutation
+// of the SZT labels (each class keeps its size), and says so in run.json.
+TEST_F(TrainCli, ShuffleLabelsPermutesTheLabelsItTrainsOn) {
+  const fs::path out = short_run("shuffled", "--shuffle-labels --no-estimate --seed 3", 1);
+  const io::Matrix y = io::read_matrix((out / "labels.npy").string());
+  const Dataset szt = szt_dataset();
+  ASSERT_EQ(y.rows, szt.rows);
+  std::size_t ones = 0, moved = 0;
+  for (std::size_t i = 0; i < y.rows; ++i) {
+    ones += y.values[i] == 1.0;
+    moved += y.values[i] != static_cast<double>(szt.labels[i]);
+  }
+  EXPECT_EQ(ones, 2118u);  // the class sizes of the SZT labels
+  // A random permutation of 2118 ones and 1978 zeros changes about half the entries.
+  EXPECT_GT(moved, 1700u);
+  EXPECT_LT(moved, 2400u);
+  const auto run_json = nlohmann::json::parse(slurp(out / "run.json"));
+  EXPECT_EQ(run_json["data"]["labels_shuffled"], true);
+  // Seeded: the same seed shuffles the same way.
+  EXPECT_EQ(shuffled_labels(szt.labels, 3), shuffled_labels(szt.labels, 3));
+  EXPECT_NE(shuffled_labels(szt.labels, 3), shuffled_labels(szt.labels, 4));
+  const std::vector<std::int64_t> permuted = shuffled_labels(szt.labels, 3);
+  const std::vector<double> expected(permuted.begin(), permuted.end());
+  EXPECT_EQ(y.values, expected);
 }
 
 TEST_F(TrainCli, SameSeedSameFilesOtherSeedOtherResults) {

@@ -201,6 +201,13 @@ std::vector<bool> random_test_mask(std::size_t rows, double test_fraction, std::
   return is_test;
 }
 
+std::vector<std::int64_t> shuffled_labels(std::vector<std::int64_t> labels, std::uint64_t seed) {
+  for (std::size_t i = labels.size(); i-- > 1;) {
+    std::swap(labels[i], labels[rng::uniform_index(seed, rng::Stream::LabelShuffle, i, i + 1)]);
+  }
+  return labels;
+}
+
 void require_training_memory(const std::vector<std::size_t>& widths, std::size_t rows, const std::string& what) {
   std::size_t params = 0, units = 0;
   for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
@@ -387,75 +394,6 @@ std::vector<std::vector<double>> representations(const Network& net, MatrixView<
                           std::to_string(net.input_dim()));
   }
   return forward(net, x, 0, false, 0, 0).s;
-}
-
-double binned_entropy(MatrixView<double> s, double bin_size) {
-  if (!(std::isfinite(bin_size) && bin_size > 0)) {
-    throw InvalidArgument("bin size must be a finite number > 0, got " + std::to_string(bin_size));
-  }
-  if (s.rows == 0) throw InvalidArgument("binned entropy of an empty set");
-  std::vector<std::int64_t> cell(s.rows * s.cols);
-  for (std::size_t k = 0; k < cell.size(); ++k) {
-    const double c = std::floor(s.data[k] / bin_size);
-    if (!(std::abs(c) < 0x1p62)) {
-      throw InvalidArgument("value " + std::to_string(s.data[k]) + " does not fit a grid of bin size " +
-                            std::to_string(bin_size));
-    }
-    cell[k] = static_cast<std::int64_t>(c);
-  }
-  std::vector<std::size_t> order(s.rows);
-  for (std::size_t i = 0; i < s.rows; ++i) order[i] = i;
-  auto row = [&](std::size_t i) { return cell.begin() + i * s.cols; };
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return std::lexicographical_compare(row(a), row(a) + s.cols, row(b), row(b) + s.cols);
-  });
-  double h = 0;
-  const double m = static_cast<double>(s.rows);
-  for (std::size_t i = 0; i < s.rows;) {
-    std::size_t j = i + 1;
-    while (j < s.rows && std::equal(row(order[i]), row(order[i]) + s.cols, row(order[j]))) ++j;
-    const double p = (j - i) / m;
-    h -= p * std::log(p);
-    i = j;
-  }
-  return h;
-}
-
-Clustering cluster_entropy(MatrixView<double> s, double radius) {
-  if (!(std::isfinite(radius) && radius > 0)) {
-    throw InvalidArgument("cluster radius must be a finite number > 0, got " + std::to_string(radius));
-  }
-  if (s.rows == 0) throw InvalidArgument("clustering of an empty set");
-  const std::size_t m = s.rows, d = s.cols;
-  std::vector<std::size_t> parent(m), order(m);
-  for (std::size_t i = 0; i < m; ++i) parent[i] = order[i] = i;
-  auto find = [&](std::size_t i) {
-    while (parent[i] != i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  // Sweep along the first coordinate: pairs further apart there than `radius` never join.
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.data[a * d] < s.data[b * d]; });
-  const double r2 = radius * radius;
-  for (std::size_t a = 0; a < m; ++a) {
-    const double* p = s.data + order[a] * d;
-    for (std::size_t b = a + 1; b < m; ++b) {
-      const double* q = s.data + order[b] * d;
-      if (q[0] - p[0] >= radius) break;
-      double dist2 = 0;
-      for (std::size_t k = 0; k < d && dist2 < r2; ++k) dist2 += (p[k] - q[k]) * (p[k] - q[k]);
-      if (dist2 < r2) parent[find(order[a])] = find(order[b]);
-    }
-  }
-  std::vector<std::size_t> size(m, 0);
-  for (std::size_t i = 0; i < m; ++i) ++size[find(i)];
-  Clustering c;
-  for (std::size_t k : size) {
-    if (k == 0) continue;
-    ++c.clusters;
-    const double p = static_cast<double>(k) / m;
-    c.entropy -= p * std::log(p);
-  }
-  return c;
 }
 
 std::vector<std::size_t> log_spaced_epochs(std::size_t last, std::size_t points) {

@@ -27,6 +27,7 @@ enum class Stream : std::uint32_t {
   TrainingShuffle = 3,
   WeightInit = 4,
   Public = 5,  // infoflow::standard_normal_rows: data for examples and tools
+  LabelShuffle = 6,  // train --shuffle-labels
   LayerNoiseBase = 16,           // + layer: sample propagation for the estimators
   TrainingNoiseBase = 1u << 16,  // + layer: the noise of training forward passes
 };

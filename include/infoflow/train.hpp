@@ -1,7 +1,6 @@
 // Training noisy fully connected networks (docs/method.md#the-noisy-network,
-// #the-szt-task) and the per-checkpoint measurements of the information plane: the
-// binning estimate H(Bin(T_l)) and a clustering measure of the noise-free
-// representations (docs/method.md#binning-and-clustering).
+// #the-szt-task). What `train` measures at each checkpoint is a library call of its own:
+// measure_checkpoint (infoflow/information_plane.hpp).
 //
 // Training follows the authors' code: noise beta Z_l after every hidden activation in
 // every training forward pass (fresh Philox draws per step), softmax cross-entropy on
@@ -16,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "infoflow/information_plane.hpp"
 #include "infoflow/network.hpp"
 
 namespace infoflow {
@@ -37,6 +37,12 @@ std::vector<bool> szt_test_mask();
 // A seeded random split of `rows` inputs: true for the round(test_fraction rows) test rows,
 // the first entries of a Philox permutation (the same split on every machine for a seed).
 std::vector<bool> random_test_mask(std::size_t rows, double test_fraction, std::uint64_t seed);
+
+// The random-label control (train --shuffle-labels): the labels in a seeded random
+// permutation (Philox, a stream of its own), so each class keeps its size but no longer
+// depends on the input; a network can then only memorise, and I(Y;T) on held-out rows has
+// nothing to find.
+std::vector<std::int64_t> shuffled_labels(std::vector<std::int64_t> labels, std::uint64_t seed);
 
 // Throws ResourceError naming `what` when training a network of these widths (input to
 // output) on `rows` inputs cannot fit in the available memory; checked before allocating.
@@ -103,30 +109,6 @@ class Trainer {
   std::uint64_t noise_rows_ = 0;
   Gradients m_, v_;  // Adam moments, or SGD velocity in m_
 };
-
-// The noise-free representations S_l = a_l(W_l S_{l-1} + b_l) of every layer, each
-// rows x d_l row-major (what binning and clustering look at, docs/method.md#binning-and-clustering).
-std::vector<std::vector<double>> representations(const Network& net, MatrixView<double> inputs);
-
-// H(Bin(T)) = -sum_c (m_c/m) ln(m_c/m) over the cells of the grid of width bin_size that
-// the rows occupy (bin edges at integer multiples of bin_size), X uniform over the rows.
-double binned_entropy(MatrixView<double> s, double bin_size);
-
-// Single-linkage clusters of the rows: rows closer than `radius` (Euclidean) are joined.
-// entropy = -sum_k (m_k/m) ln(m_k/m): the value I(X;T) falls to when clusters of the
-// representation become indistinguishable under the noise (docs/method.md#compression-as-clustering).
-struct Clustering {
-  std::size_t clusters = 0;
-  double entropy = 0;
-};
-Clustering cluster_entropy(MatrixView<double> s, double radius);
-
-// Mean Euclidean distance between representations of inputs of the same class, divided
-// by the mean distance between inputs of different classes: 1 when classes mix, towards
-// 0 as each class gathers into its own cluster (the same-class clustering that
-// docs/method.md#compression-as-clustering links to compression). NaN with fewer than
-// two classes or no same-class pair.
-double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> labels);
 
 // Log-spaced epochs: unique(round(logspace(0, log10(last), points))), as the authors'
 // checkpoints (points = 100, last = 9999 gives 84 epochs).

@@ -4,7 +4,7 @@
 // pair) was a quarter of a `train` run's time. Here a row i meets SIMD blocks of rows j,
 // from the representations transposed to columns.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "nn/class_distance.cpp"
+#define HWY_TARGET_INCLUDE "plane/class_distance.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
 #include <hwy/highway.h>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "infoflow/train.hpp"
+#include "infoflow/information_plane.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace infoflow::detail::HWY_NAMESPACE {
@@ -75,15 +75,19 @@ double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> label
     for (std::size_t k = 0; k < d; ++k) cols[k * stride + i] = s.data[i * d + k];
     label[i] = static_cast<double>(labels[i]);  // exact: labels are small class numbers
   }
+  // Per-row sums, added in row order afterwards: the same bits whatever the thread count
+  // and schedule (an OpenMP reduction adds in whatever order threads finish), so train,
+  // measure_checkpoint and the Python tracker print the same ratio for the same network.
+  std::vector<double> row_same(m), row_diff(m);
+  std::vector<std::size_t> row_n_same(m);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (std::size_t i = 0; i < m; ++i) {
+    HWY_DYNAMIC_DISPATCH(detail::RowDistanceSums)(cols.data(), label.data(), m, stride, d, i, &row_same[i],
+                                                  &row_diff[i], &row_n_same[i]);
+  }
   double same = 0, diff = 0;
   std::size_t n_same = 0;
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : same, diff, n_same)
-  for (std::size_t i = 0; i < m; ++i) {
-    double si, di;
-    std::size_t ni;
-    HWY_DYNAMIC_DISPATCH(detail::RowDistanceSums)(cols.data(), label.data(), m, stride, d, i, &si, &di, &ni);
-    same += si, diff += di, n_same += ni;
-  }
+  for (std::size_t i = 0; i < m; ++i) same += row_same[i], diff += row_diff[i], n_same += row_n_same[i];
   const std::size_t n_diff = m * (m - 1) / 2 - n_same;
   if (n_same == 0 || n_diff == 0 || diff == 0) return std::numeric_limits<double>::quiet_NaN();
   return (same / n_same) / (diff / n_diff);
