@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "infoflow/infoflow.hpp"
+#include "infoflow/information_plane.hpp"
 #include "infoflow/network.hpp"
 
 namespace nb = nanobind;
@@ -218,6 +219,45 @@ void translate_errors(const std::exception_ptr& p, void*) {
   } catch (const infoflow::Error& e) {
     PyErr_SetString(PyExc_RuntimeError, e.what());
   }
+}
+
+// The estimator's and the baselines' options of measure_checkpoint / measure_layer.
+infoflow::CheckpointOptions checkpoint_options(double beta, std::size_t samples_per_input, std::size_t mc_queries,
+                                               std::size_t mc_samples_per_center, double target_stderr,
+                                               bool noisy_last_layer, const std::optional<Array>& input_weights,
+                                               std::uint64_t seed, const std::string& backend, int threads,
+                                               bool control_variate, bool estimate, double bin_size,
+                                               std::size_t num_bins, double cluster_radius) {
+  infoflow::CheckpointOptions c;
+  infoflow::MutualInformationOptions& o = c.estimation;
+  o.control_variate = control_variate;
+  o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
+  o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr;
+  o.noisy_last_layer = noisy_last_layer, o.seed = seed;
+  const auto iw = vector_view(input_weights, "input_weights");
+  o.input_weights.assign(iw.begin(), iw.end());
+  o.compute = compute_options(backend, threads, 1e-6);
+  c.estimate = estimate, c.bin_size = bin_size, c.num_bins = num_bins, c.cluster_radius = cluster_radius;
+  return c;
+}
+
+nb::dict measures_dict(const infoflow::LayerMeasures& m, bool with_labels) {
+  nb::dict d = layer_dict(m.information, with_labels);
+  d["H_bin"] = m.H_bin_nats;
+  d["I_XT_bin"] = m.I_XT_bin_nats;
+  d["I_YT_bin"] = with_labels ? nb::object(nb::float_(m.I_YT_bin_nats)) : nb::none();
+  d["H_cluster"] = m.H_cluster_nats;
+  d["clusters"] = m.clusters;
+  d["class_distance_ratio"] = with_labels ? nb::object(nb::float_(m.class_distance_ratio)) : nb::none();
+  return d;
+}
+
+std::optional<infoflow::Span<const std::int64_t>> labels_span(const std::optional<Labels>& labels) {
+  if (!labels) return infoflow::Span<const std::int64_t>{};
+  if (labels->ndim() != 1) {
+    throw InvalidArgument("labels must be a 1-D array of integers, got " + std::to_string(labels->ndim()) + "-D");
+  }
+  return infoflow::Span<const std::int64_t>{labels->data(), labels->shape(0)};
 }
 
 void bind_network(nb::module_& m) {
@@ -429,4 +469,64 @@ NB_MODULE(_infoflow, m) {
         "mc_queries"_a, "mc_samples_per_center"_a, "target_stderr"_a, "layers"_a,
         "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a,
         "control_variate"_a = true);
+  m.def("measure_checkpoint",
+        [](const infoflow::Network& net, Array inputs, std::optional<Labels> labels, double beta,
+           std::size_t samples_per_input, std::size_t mc_queries, std::size_t mc_samples_per_center,
+           double target_stderr, bool noisy_last_layer, std::optional<Array> input_weights, std::uint64_t seed,
+           const std::string& backend, int threads, bool control_variate, bool estimate, double bin_size,
+           std::size_t num_bins, double cluster_radius) {
+          const infoflow::CheckpointOptions opt =
+              checkpoint_options(beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr,
+                                 noisy_last_layer, input_weights, seed, backend, threads, control_variate, estimate,
+                                 bin_size, num_bins, cluster_radius);
+          const auto x = matrix_view(inputs, "inputs");
+          const auto y = *labels_span(labels);
+          infoflow::CheckpointMeasures r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::measure_checkpoint(net, x, y, opt);
+          }
+          nb::list layers, reps;
+          for (const auto& l : r.layers) layers.append(measures_dict(l, labels.has_value()));
+          for (std::size_t l = 0; l < r.representations.size(); ++l) {
+            const std::size_t width = net.layers[l].out;
+            auto* data = new std::vector<double>(std::move(r.representations[l]));
+            nb::capsule owner(data, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+            reps.append(nb::ndarray<nb::numpy, double, nb::ndim<2>>(data->data(), {x.rows, width}, owner));
+          }
+          nb::dict d;
+          d["layers"] = layers, d["representations"] = reps;
+          d["backend"] = std::string(infoflow::backend_name(r.backend));
+          d["seconds"] = r.seconds;
+          return d;
+        },
+        "model"_a, "inputs"_a, "labels"_a.none(), "beta"_a, "samples_per_input"_a, "mc_queries"_a,
+        "mc_samples_per_center"_a, "target_stderr"_a, "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a,
+        "backend"_a, "threads"_a, "control_variate"_a, "estimate"_a, "bin_size"_a, "num_bins"_a,
+        "cluster_radius"_a);
+
+  m.def("measure_layer",
+        [](Array samples, std::size_t samples_per_input, Array clean, std::optional<Labels> labels, double beta,
+           std::size_t mc_queries, std::size_t mc_samples_per_center, double target_stderr,
+           std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads,
+           bool control_variate, bool estimate, double bin_size, std::size_t num_bins, double cluster_radius) {
+          const infoflow::CheckpointOptions opt =
+              checkpoint_options(beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr, false,
+                                 input_weights, seed, backend, threads, control_variate, estimate, bin_size,
+                                 num_bins, cluster_radius);
+          const auto s = matrix_view(samples, "samples");
+          const auto c = matrix_view(clean, "clean");
+          const auto y = *labels_span(labels);
+          infoflow::LayerMeasures r;
+          {
+            nb::gil_scoped_release release;
+            r = infoflow::measure_layer(s, samples_per_input, c, y, opt);
+          }
+          nb::dict d = measures_dict(r, labels.has_value());
+          d["backend"] = std::string(infoflow::backend_name(infoflow::resolve_backend(opt.estimation.compute.backend)));
+          return d;
+        },
+        "samples"_a, "samples_per_input"_a, "clean"_a, "labels"_a.none(), "beta"_a, "mc_queries"_a,
+        "mc_samples_per_center"_a, "target_stderr"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a,
+        "control_variate"_a, "estimate"_a, "bin_size"_a, "num_bins"_a, "cluster_radius"_a);
 }

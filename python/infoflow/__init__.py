@@ -53,7 +53,8 @@ import numpy as np
 
 from . import _arrays
 from . import _infoflow
-from ._results import EntropyResult, LayerInformation, MutualInformationResult
+from ._results import (CheckpointMeasures, EntropyResult, LayerInformation, LayerMeasures,
+                       MutualInformationResult)
 
 __version__ = _infoflow.version()
 Network = _infoflow.Network
@@ -63,12 +64,15 @@ __all__ = [
     "log_density",
     "mutual_information",
     "sample_information",
+    "measure_checkpoint",
     "load_network",
     "gaussian_entropy",
     "cuda_available",
     "EntropyResult",
     "LayerInformation",
     "MutualInformationResult",
+    "LayerMeasures",
+    "CheckpointMeasures",
     "Network",
 ]
 
@@ -490,3 +494,60 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
         _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate))
     r.pop("backend")
     return LayerInformation(**r)
+
+
+def _plane_options(bin_size, num_bins, cluster_radius, estimate):
+    """bin_size (None: 10 beta), num_bins and cluster_radius, checked as the CLI checks them."""
+    b = 0.0 if bin_size is None else _arrays.positive("bin_size", bin_size)
+    return (bool(estimate), b, _arrays.count("num_bins", num_bins, 1),
+            _arrays.positive("cluster_radius", cluster_radius))
+
+
+def measure_checkpoint(model, inputs, labels=None, *, beta, samples_per_input=100,
+                       mc_queries=0, mc_samples_per_center=0, target_stderr=0.0,
+                       activation=None, noisy_last_layer=False, input_weights=None, seed=0,
+                       backend="auto", threads=0, control_variate=True, estimate=True,
+                       bin_size=None, num_bins=30, cluster_radius=2.0):
+    """Everything ``infoflow train`` measures at a checkpoint, for one network state.
+
+    For every noisy layer: I(X; T_l) and I(Y; T_l) by sample propagation (as
+    :func:`mutual_information`), the binned entropy H(Bin(S_l)), the binned I(X; Bin(S_l))
+    and I(Y; Bin(S_l)) over the layer's observed range, the cluster entropy and the class
+    distance ratio of the noise-free representation S_l. The same library call as
+    ``infoflow train``: the same weights, data, options and seed give the numbers of its
+    metrics.csv.
+
+    Parameters
+    ----------
+    model, inputs, labels, beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr, activation, noisy_last_layer, input_weights, seed, backend, threads, control_variate
+        As for :func:`mutual_information` (every noisy layer is measured).
+    estimate : bool, default True
+        False: the baselines only (``train --no-estimate``); the SP fields are NaN.
+    bin_size : float, optional
+        Width of the H(Bin(S_l)) grid; default 10 beta.
+    num_bins : int, default 30
+        Bins of I_XT_bin / I_YT_bin over each layer's observed range.
+    cluster_radius : float, default 2
+        Single-linkage distance in units of beta.
+
+    Returns
+    -------
+    CheckpointMeasures
+    """
+    net = _network(model, activation)
+    x = _arrays.as_matrix("inputs", inputs)
+    y = _arrays.as_labels("labels", labels)
+    iw = _arrays.as_vector("input_weights", input_weights)
+    mcq = _arrays.count("mc_queries", mc_queries, 0)
+    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
+    tse = _arrays.non_negative("target_stderr", target_stderr)
+    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
+        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    est, b, nb_, cr = _plane_options(bin_size, num_bins, cluster_radius, estimate)
+    r = _infoflow.measure_checkpoint(
+        net, x, y, _arrays.positive("beta", beta), _arrays.count("samples_per_input", samples_per_input, 1),
+        mcq, mcj, tse, bool(noisy_last_layer), iw, _arrays.seed_value(seed), _arrays.text("backend", backend),
+        _arrays.threads_value(threads), bool(control_variate), est, b, nb_, cr)
+    return CheckpointMeasures(layers=[LayerMeasures(**layer) for layer in r["layers"]],
+                              representations=r["representations"], backend=r["backend"],
+                              seconds=r["seconds"])

@@ -10,6 +10,8 @@ from ._infoflow import Network as Network
 from ._results import EntropyResult as EntropyResult
 from ._results import LayerInformation as LayerInformation
 from ._results import MutualInformationResult as MutualInformationResult
+from ._results import LayerMeasures as LayerMeasures
+from ._results import CheckpointMeasures as CheckpointMeasures
 
 __version__: str
 __all__: List[str]
@@ -82,3 +84,25 @@ def sample_information(
     threads: int = 0,
     control_variate: bool = True,
 ) -> LayerInformation: ...
+def measure_checkpoint(
+    model: Model,
+    inputs: ArrayLike,
+    labels: Optional[ArrayLike] = None,
+    *,
+    beta: float,
+    samples_per_input: int = 100,
+    mc_queries: int = 0,
+    mc_samples_per_center: int = 0,
+    target_stderr: float = 0.0,
+    activation: Optional[Activation] = None,
+    noisy_last_layer: bool = False,
+    input_weights: Optional[ArrayLike] = None,
+    seed: int = 0,
+    backend: Backend = "auto",
+    threads: int = 0,
+    control_variate: bool = True,
+    estimate: bool = True,
+    bin_size: Optional[float] = None,
+    num_bins: int = 30,
+    cluster_radius: float = 2.0,
+) -> CheckpointMeasures: ...

@@ -204,3 +204,76 @@ class MutualInformationResult:
             lines.append(row)
         lines.append(f"backend {self.backend}, {self.seconds:.2f} s")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LayerMeasures(LayerInformation):
+    """Everything ``infoflow train`` measures for one noisy layer at one checkpoint (a row
+    of its metrics.csv): the SP estimates of :class:`LayerInformation` (NaN with
+    ``estimate=False``) and the baselines on the noise-free representation S_l.
+
+    Attributes
+    ----------
+    H_bin : float
+        Binned entropy H(Bin(S_l)) on the grid of width ``bin_size``.
+    I_XT_bin, I_YT_bin : float
+        I(X; Bin(S_l)) and I(Y; Bin(S_l)) with ``num_bins`` bins over the layer's
+        observed range, as Shwartz-Ziv and Tishby's code computes them; I_YT_bin is None
+        without labels.
+    H_cluster : float
+        Entropy of the single-linkage clusters of S_l at distance ``cluster_radius`` beta.
+    clusters : int
+        Number of those clusters.
+    class_distance_ratio : float or None
+        Mean same-class over mean different-class distance of S_l; None without labels.
+    """
+
+    H_bin: float = float("nan")
+    I_XT_bin: float = float("nan")
+    I_YT_bin: Optional[float] = None
+    H_cluster: float = float("nan")
+    clusters: int = 0
+    class_distance_ratio: Optional[float] = None
+
+    def to_dict(self):
+        """One row of ``infoflow train``'s metrics.csv, by column name (without epoch and losses)."""
+        out = super().to_dict()
+        out.update({"H_bin_nats": _json_number(self.H_bin), "I_XT_bin_nats": _json_number(self.I_XT_bin),
+                    "H_cluster_nats": _json_number(self.H_cluster), "clusters": self.clusters})
+        if self.I_YT_bin is not None:
+            out["I_YT_bin_nats"] = _json_number(self.I_YT_bin)
+        if self.class_distance_ratio is not None:
+            out["class_distance_ratio"] = _json_number(self.class_distance_ratio)
+        return out
+
+
+@dataclass(frozen=True)
+class CheckpointMeasures:
+    """The information plane of one network state (:func:`infoflow.measure_checkpoint`).
+
+    Attributes
+    ----------
+    layers : list of LayerMeasures
+        Every noisy layer, first to last.
+    representations : list of numpy.ndarray
+        The noise-free representation S_l of every layer (m x d_l), the last layer too.
+    backend : str
+        The backend the estimates ran on.
+    seconds : float
+        Wall time.
+    """
+
+    layers: List[LayerMeasures]
+    representations: list
+    backend: str
+    seconds: float
+
+    def __repr__(self):
+        lines = ["CheckpointMeasures (nats)",
+                 "layer width    I(X;T)  +- se       I(Y;T)   H_bin  I_XT_bin  H_cluster clusters"]
+        for l in self.layers:
+            iyt = "" if l.I_YT is None else f"{l.I_YT:9.4f}"
+            lines.append(f"{l.layer:5d} {l.width:5d} {l.I_XT:9.4f} +- {l.I_XT_stderr:.4f} {iyt:>12} "
+                         f"{l.H_bin:7.4f} {l.I_XT_bin:9.4f} {l.H_cluster:10.4f} {l.clusters:8d}")
+        lines.append(f"backend {self.backend}, {self.seconds:.2f} s")
+        return "\n".join(lines)

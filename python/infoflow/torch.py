@@ -6,7 +6,7 @@ Three added lines log the information flow of a training script::
     model = nn.Sequential(nn.Linear(784, 256), nn.Tanh(), GaussianNoise(0.1), ...)  # noisy layers
     tracker = InformationTracker(model)            # every GaussianNoise module, its own beta
     ...
-    print(tracker.measure(x_val, y_val))           # once per epoch: {name: LayerInformation}
+    print(tracker.measure(x_val, y_val))           # once per epoch: {name: LayerMeasures}
 
 The estimator is the sample propagation of Goldfeld et al. (ICML 2019; docs/method.md#sample-propagation): for
 each input, K noisy forward passes give K samples of a layer's representation S before
@@ -28,7 +28,9 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from . import _arrays, _infoflow, sample_information
+from . import _arrays, _infoflow
+from . import _plane_options, measure_checkpoint
+from ._results import LayerMeasures
 from . import log_density as _log_density_values
 
 __all__ = ["GaussianNoise", "InformationTracker", "log_density", "entropy_bounds", "EntropyBounds"]
@@ -87,10 +89,26 @@ class InformationTracker:
     mc_queries, target_stderr, seed, backend, threads
         As for :func:`infoflow.sample_information`; ``seed`` also seeds the noise of the
         passes (``torch.random.fork_rng``), so a measurement is reproducible.
+    estimate, bin_size, num_bins, cluster_radius
+        As for :func:`infoflow.measure_checkpoint`: every measurement also gives the
+        binned and clustering baselines of the noise-free representation.
+
+    How it measures
+    ---------------
+    A model infoflow can run itself, an ``nn.Sequential`` of ``nn.Linear`` layers each
+    followed by an activation (Tanh, ReLU, LeakyReLU(0.01), Sigmoid, Identity or none)
+    and a GaussianNoise of one common beta, ending with a bare ``nn.Linear`` (affine
+    logits), is measured by :func:`infoflow.measure_checkpoint` on its current weights:
+    the library's own float64 passes and Philox noise, so the numbers are those of
+    ``infoflow train`` and ``infoflow mi`` for the same weights, data, options and seed.
+    Any other model is run by PyTorch, the representations are collected by forward
+    hooks (K noisy passes and one noise-free pass), and the library measures those
+    (``measure_layer``: the same estimator and baselines on your samples).
     """
 
     def __init__(self, model, layers=None, *, beta=None, samples_per_input=10, batch_size=1024,
-                 mc_queries=0, target_stderr=0.0, seed=0, backend="auto", threads=0):
+                 mc_queries=0, target_stderr=0.0, seed=0, backend="auto", threads=0,
+                 estimate=True, bin_size=None, num_bins=30, cluster_radius=2.0):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -103,6 +121,11 @@ class InformationTracker:
                             seed=_arrays.seed_value(seed), backend=_arrays.text("backend", backend),
                             threads=_arrays.threads_value(threads))
         self.seed = self.options["seed"]
+        # Checked now; measure_checkpoint takes bin_size None for 10 beta, measure_layer 0.
+        self._plane_checked = _plane_options(bin_size, num_bins, cluster_radius, estimate)
+        self.plane = dict(estimate=bool(estimate), bin_size=bin_size, num_bins=self._plane_checked[2],
+                          cluster_radius=self._plane_checked[3])
+        self._layer_beta = beta
         modules = dict(model.named_modules())
         if layers is None:
             layers = OrderedDict((n, m) for n, m in modules.items() if isinstance(m, GaussianNoise))
@@ -123,11 +146,49 @@ class InformationTracker:
             if b is None:
                 raise ValueError(f"layer {name!r} is a {type(m).__name__}, not GaussianNoise: give beta=")
             self.betas[name] = _arrays.positive(f"beta of layer {name!r}", b)
-        self.history = []  # (step, {name: LayerInformation}) for every measure(step=...)
+        self.history = []  # (step, {name: LayerMeasures}) for every measure(step=...)
+        self._library_model = self._library_layout()
 
-    def _passes(self, inputs):
-        """K passes over the inputs; {name: tensor (m, K, d)} of the representations S."""
-        captured = {name: [] for name in self.layers}
+    _ACTIVATIONS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Identity: "linear"}
+
+    def _activation_name(self, m):
+        if type(m) in self._ACTIVATIONS:
+            return self._ACTIVATIONS[type(m)]
+        if type(m) is nn.LeakyReLU and m.negative_slope == 0.01:
+            return "leaky-relu"  # the library's slope: PyTorch's default
+        return None
+
+    def _library_layout(self):
+        """[(linear, activation)] when the library can run the model itself (see the class
+        docstring) and every GaussianNoise is tracked with one beta; else None."""
+        if type(self.model) is not nn.Sequential:
+            return None
+        mods = list(self.model)
+        noise = [m for m in mods if isinstance(m, GaussianNoise)]
+        if not noise or list(self.layers.values()) != noise or len(set(self.betas.values())) != 1:
+            return None
+        layout, i = [], 0
+        while i < len(mods):
+            lin = mods[i]
+            if type(lin) is not nn.Linear or lin.bias is None:
+                return None
+            i += 1
+            act = "linear"
+            if i < len(mods) and self._activation_name(mods[i]) is not None:
+                act = self._activation_name(mods[i])
+                i += 1
+            noisy = i < len(mods) and isinstance(mods[i], GaussianNoise)
+            i += noisy
+            last = i == len(mods)
+            if noisy == last:  # every hidden layer noisy, the last bare and affine
+                return None
+            if last and act != "linear":
+                return None
+            layout.append((lin, act))
+        return layout
+
+    def _capture(self, captured):
+        """Forward hooks appending each tracked layer's S (flattened) to captured[name]."""
         hooks = []
         for name, m in self.layers.items():
             if isinstance(m, GaussianNoise):
@@ -135,6 +196,12 @@ class InformationTracker:
             else:
                 hook = (lambda n: lambda mod, args, out: captured[n].append(out.detach().flatten(1)))(name)
             hooks.append(m.register_forward_hook(hook))
+        return hooks
+
+    def _passes(self, inputs):
+        """K passes over the inputs; {name: tensor (m, K, d)} of the representations S."""
+        captured = {name: [] for name in self.layers}
+        hooks = self._capture(captured)
         noise = [m for m in self.model.modules() if isinstance(m, GaussianNoise)]
         was_training = self.model.training
         self.model.eval()
@@ -160,14 +227,16 @@ class InformationTracker:
         return {n: torch.stack([p[n] for p in per_pass], dim=1) for n in self.layers}
 
     def measure(self, inputs, labels=None, *, step=None):
-        """I(X; T_l) (and I(Y; T_l) with labels) of every tracked layer.
+        """I(X; T_l) (and I(Y; T_l) with labels) of every tracked layer, with the baselines.
 
         X is uniform over the rows of ``inputs`` (a tensor on the model's device).
 
         Returns
         -------
-        dict of str -> LayerInformation
-            In the order of the layers; ``width`` is the flattened size of S.
+        dict of str -> LayerMeasures
+            In the order of the layers; ``width`` is the flattened size of S. A
+            :class:`infoflow.LayerMeasures` is a :class:`infoflow.LayerInformation` with
+            the binned and clustering baselines added.
         """
         if not torch.is_tensor(inputs):
             raise TypeError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
@@ -175,13 +244,44 @@ class InformationTracker:
             labels = torch.as_tensor(labels).detach().cpu().reshape(-1).numpy()
             if labels.shape[0] != inputs.shape[0]:
                 raise ValueError(f"labels has {labels.shape[0]} entries for {inputs.shape[0]} inputs")
-        samples = self._passes(inputs)
         out = OrderedDict()
-        for name, s in samples.items():
-            out[name] = sample_information(s, self.betas[name], labels, **self.options)
+        if self._library_model is not None:
+            model = [(_host64(lin.weight), _host64(lin.bias), act) for lin, act in self._library_model]
+            r = measure_checkpoint(model, _host64(inputs.flatten(1)), labels, beta=next(iter(self.betas.values())),
+                                   samples_per_input=self.samples_per_input, **self.options, **self.plane)
+            for name, layer in zip(self.layers, r.layers):
+                out[name] = layer
+        else:
+            samples = self._passes(inputs)
+            clean = self._clean(inputs)
+            y = None if labels is None else _arrays.as_labels("labels", labels)
+            for name, s in samples.items():
+                m, k = s.shape[0], s.shape[1]
+                r = _infoflow.measure_layer(
+                    _host64(s.reshape(m * k, -1)), k, _host64(clean[name]), y, self.betas[name],
+                    self.options["mc_queries"], 0, self.options["target_stderr"], None, self.options["seed"],
+                    self.options["backend"], self.options["threads"], True, *self._plane_checked)
+                r.pop("backend")
+                out[name] = LayerMeasures(**r)
         if step is not None:
             self.history.append((step, out))
         return out
+
+    def _clean(self, inputs):
+        """One noise-free pass: {name: tensor (m, d)} of the representations S."""
+        captured = {name: [] for name in self.layers}
+        hooks = self._capture(captured)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for start in range(0, inputs.shape[0], self.batch_size):
+                    self.model(inputs[start:start + self.batch_size])
+        finally:
+            for h in hooks:
+                h.remove()
+            self.model.train(was_training)
+        return {n: torch.cat(v) for n, v in captured.items()}
 
 
 def _host64(x):

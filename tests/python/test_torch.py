@@ -4,7 +4,12 @@ Oracles: separated and clustered representations (oracles 3 and 13, docs/method.
 tracker on a torch network with infoflow.mutual_information on the same weights, and the
 bookkeeping a training script relies on (names, modes, reproducibility, errors).
 """
+import csv
 import math
+import os
+import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -94,12 +99,131 @@ def test_tracker_agrees_with_mutual_information_on_the_same_weights():
     model = [(l.weight, l.bias, a) for l, a in zip(linears, ["tanh", "tanh", "linear"])]
     ref = infoflow.mutual_information(model, x.numpy(), y.numpy(), beta=0.1, samples_per_input=40,
                                       mc_queries=1 << 15, seed=3)
+    # A Sequential of Linear / Tanh / GaussianNoise is run by the library itself
+    # (measure_checkpoint): the same passes, noise and estimates as mutual_information.
     for (name, a), b in zip(got.items(), ref.layers):
         assert a.width == b.width
-        # Different noise draws (torch vs Philox) and, on layer 1, MC vs the exact h(T|X):
-        # equal in distribution, so within 4 combined standard errors.
+        assert a.I_XT == b.I_XT and a.I_XT_stderr == b.I_XT_stderr, name
+        assert a.I_YT == b.I_YT, name
+    # The same model run by PyTorch (an activation the library does not run makes the
+    # tracker use forward hooks): other noise draws, and on layer 1 MC instead of the exact
+    # h(T|X), so equal in distribution only: within 4 combined standard errors.
+    hooked = _net()
+    hooked[1] = _TanhByHand()
+    via_hooks = InformationTracker(hooked, samples_per_input=40, mc_queries=1 << 15, seed=3).measure(x, y)
+    for (name, a), b in zip(via_hooks.items(), ref.layers):
+        assert a.width == b.width
         assert abs(a.I_XT - b.I_XT) < 4 * math.hypot(a.I_XT_stderr, b.I_XT_stderr), name
         assert abs(a.I_YT - b.I_YT) < 4 * math.hypot(a.I_YT_stderr, b.I_YT_stderr), name
+
+
+class _TanhByHand(nn.Module):
+    """tanh, but not nn.Tanh: a module the tracker cannot hand to the library."""
+
+    def forward(self, s):
+        return torch.tanh(s)
+
+
+def _read_safetensors(path):
+    """{name: float64 array} of an F64 safetensors file (8-byte header size, JSON, data)."""
+    import json
+    import struct
+    raw = pathlib.Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F64", t
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype="<f8").reshape(t["shape"]).copy()
+    return out
+
+
+def test_tracker_gives_the_numbers_of_infoflow_train():
+    """train's metrics.csv row = measure_checkpoint = InformationTracker on the same weights."""
+    cli = pathlib.Path(os.environ.get("INFOFLOW_CLI", pathlib.Path(__file__).parents[2] / "build" / "infoflow"))
+    if not cli.exists():
+        pytest.skip(f"no infoflow binary at {cli} (set INFOFLOW_CLI)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "run"
+        subprocess.run([str(cli), "train", "--preset", "szt", "--epochs", "20", "--track", "log:1",
+                        "--samples-per-input", "8", "--mc-queries", "1024", "--backend", "cpu", "--seed", "5",
+                        "--out", str(out)], check=True, capture_output=True)
+        with open(out / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        w = _read_safetensors(out / "checkpoints" / "epoch_00020.safetensors")
+        x = np.load(out / "inputs.npy")
+        y = np.load(out / "labels.npy").reshape(-1).astype(np.int64)
+    widths = [12, 10, 7, 5, 4, 3, 2]
+    mods = []
+    for i in range(6):
+        lin = nn.Linear(widths[i], widths[i + 1]).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w[f"layers.{i}.weight"]))
+            lin.bias.copy_(torch.from_numpy(w[f"layers.{i}.bias"]))
+        mods.append(lin)
+        if i < 5:
+            mods += [nn.Tanh(), GaussianNoise(0.005)]
+    model = nn.Sequential(*mods)
+    got = InformationTracker(model, samples_per_input=8, mc_queries=1024, seed=5, backend="cpu").measure(
+        torch.from_numpy(x), y)
+    plane = infoflow.measure_checkpoint(model_layers(model), x, y, beta=0.005, samples_per_input=8,
+                                        mc_queries=1024, seed=5, backend="cpu")
+    assert len(rows) == len(got) == len(plane.layers) == 5
+    for row, (name, a), b in zip(rows, got.items(), plane.layers):
+        assert a == b, name  # the tracker is measure_checkpoint
+        for column, value in [("I_XT_nats", a.I_XT), ("I_XT_stderr_nats", a.I_XT_stderr), ("I_YT_nats", a.I_YT),
+                              ("h_T_nats", a.h_T), ("h_T_given_X_nats", a.h_T_given_X), ("H_bin_nats", a.H_bin),
+                              ("I_XT_bin_nats", a.I_XT_bin), ("I_YT_bin_nats", a.I_YT_bin),
+                              ("H_cluster_nats", a.H_cluster), ("clusters", a.clusters),
+                              ("class_distance_ratio", a.class_distance_ratio)]:
+            # metrics.csv holds 9 significant digits
+            assert float(row[column]) == pytest.approx(value, rel=1e-8, abs=1e-12), (name, column)
+
+
+def model_layers(model):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    return [(l.weight.detach(), l.bias.detach(), "tanh" if i + 1 < len(linears) else "linear")
+            for i, l in enumerate(linears)]
+
+
+def test_tracker_baselines_by_hooks_match_numpy():
+    """A model the library cannot run: the baselines of its hooked noise-free S, against numpy."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(3, 4), _TanhByHand(), GaussianNoise(0.05), nn.Linear(4, 2)).double()
+    x, y = _inputs(200)
+    r = InformationTracker(model, samples_per_input=3, seed=2, num_bins=7, cluster_radius=3.0).measure(x, y)["2"]
+    with torch.no_grad():
+        s = torch.tanh(model[0](x)).numpy()
+    def entropy_of_rows(cells):
+        _, counts = np.unique(cells, axis=0, return_counts=True)
+        p = counts / counts.sum()
+        return float(-(p * np.log(p)).sum())
+    # H(Bin(S)): grid of width 10 beta, edges at multiples of it.
+    assert r.H_bin == pytest.approx(entropy_of_rows(np.floor(s / 0.5)), abs=1e-12)
+    # 7 bins over the observed range, the maximum in the last bin.
+    lo, hi = s.min(), s.max()
+    cells = np.minimum(np.floor((s - lo) / (hi - lo) * 7), 6)
+    h = entropy_of_rows(cells)
+    assert r.I_XT_bin == pytest.approx(h, abs=1e-12)
+    yn = y.numpy()
+    h_given_y = sum((yn == c).mean() * entropy_of_rows(cells[yn == c]) for c in np.unique(yn))
+    assert r.I_YT_bin == pytest.approx(h - h_given_y, abs=1e-12)
+    # Class distance ratio over all pairs.
+    d = np.sqrt(((s[:, None, :] - s[None, :, :]) ** 2).sum(-1))
+    iu = np.triu_indices(len(s), 1)
+    same = (yn[:, None] == yn[None, :])[iu]
+    ratio = d[iu][same].mean() / d[iu][~same].mean()
+    assert r.class_distance_ratio == pytest.approx(ratio, rel=1e-12)
+    # Single-linkage clusters at 3 beta = 0.15 (scipy's, when it is here).
+    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
+    labels = hierarchy.fcluster(hierarchy.linkage(s, "single"), t=0.15 - 1e-12, criterion="distance")
+    assert 1 < r.clusters < len(s)  # a case where the clustering has something to decide
+    assert r.clusters == len(np.unique(labels))
+    assert r.H_cluster == pytest.approx(entropy_of_rows(labels[:, None]), abs=1e-12)
 
 
 def test_tracker_is_reproducible_restores_the_model_and_needs_no_grad():
