@@ -29,19 +29,15 @@ double pairwise_bound(const detail::PreparedCenters& c, Span<const double> weigh
                       const EntropyOptions& opt, Backend b, double alpha,
                       const ProgressFn& progress, const detail::ResidentMixture* resident) {
   const std::size_t n = c.raw.rows, d = c.raw.cols;
-  // Across ranks: contiguous row ranges of the centres-as-queries, one float64 sum.
-  const std::size_t ranks = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->size()) : 1;
-  const std::size_t rank = opt.compute.comm ? static_cast<std::size_t>(opt.compute.comm->rank()) : 0;
-  const std::size_t r0 = n * rank / ranks, r1 = n * (rank + 1) / ranks;
-  std::vector<double> lse(r1 - r0);
-  if (resident != nullptr) {  // one process (mixture_entropy_on_device refuses more)
-    resident->score_centres(alpha, lse.data(), progress);
-  } else if (r1 > r0) {
-    detail::lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt.compute, progress);
+  if (resident == nullptr) {
+    std::vector<double> w(n, 1.0 / n);
+    if (!weights.empty()) w.assign(weights.begin(), weights.end());
+    return gaussian_entropy(d, opt.sigma) - detail::pairwise_log_sums(b, c, {0, n}, w, alpha, opt.compute, progress)[0];
   }
+  std::vector<double> lse(n);  // one process (mixture_entropy_on_device refuses more)
+  resident->score_centres(alpha, lse.data(), progress);
   double s = 0;
-  for (std::size_t i = r0; i < r1; ++i) s += (weights.empty() ? 1.0 / n : weights[i]) * lse[i - r0];
-  if (ranks > 1) opt.compute.comm->sum(&s, 1);
+  for (std::size_t i = 0; i < n; ++i) s += (weights.empty() ? 1.0 / n : weights[i]) * lse[i];
   return gaussian_entropy(d, opt.sigma) - s;
 }
 
@@ -52,6 +48,37 @@ double gaussian_entropy(std::size_t d, double sigma) {
 }
 
 namespace detail {
+
+std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c, const std::vector<std::size_t>& co,
+                                      const std::vector<double>& w, double alpha, const ComputeOptions& opt,
+                                      const ProgressFn& progress) {
+  const std::size_t n = c.raw.rows, d = c.raw.cols, count = co.size() - 1;
+  // Across ranks: contiguous row ranges of the centres-as-queries, float64 sums.
+  const std::size_t ranks = opt.comm ? static_cast<std::size_t>(opt.comm->size()) : 1;
+  const std::size_t rank = opt.comm ? static_cast<std::size_t>(opt.comm->rank()) : 0;
+  const std::size_t r0 = n * rank / ranks, r1 = n * (rank + 1) / ranks;
+  std::vector<double> lse(r1 - r0), sums(count, 0.0);
+  if (r1 > r0) {
+    if (count == 1) {
+      lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt, progress);
+    } else {
+      // The segments this rank's rows reach, their queries clipped to [r0, r1).
+      std::vector<std::size_t> qo, so;
+      for (std::size_t s = 0; s < count; ++s) {
+        if (co[s + 1] <= r0 || co[s] >= r1) continue;
+        if (qo.empty()) qo.push_back(std::max(co[s], r0) - r0), so.push_back(co[s]);
+        qo.push_back(std::min(co[s + 1], r1) - r0), so.push_back(co[s + 1]);
+      }
+      lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt, progress,
+                   {qo.data(), so.data(), qo.size() - 1});
+    }
+  }
+  for (std::size_t s = 0, i = r0; s < count; ++s) {
+    for (; i < std::min(co[s + 1], r1); ++i) sums[s] += w[i] * lse[i - r0];
+  }
+  if (ranks > 1) opt.comm->sum(sums.data(), sums.size());
+  return sums;
+}
 
 EntropyResult mixture_entropy_estimate(const PreparedCenters& c, Span<const double> weights,
                                        const EntropyOptions& opt, Backend backend,
