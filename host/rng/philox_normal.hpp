@@ -28,6 +28,7 @@ enum class Stream : std::uint32_t {
   WeightInit = 4,
   Public = 5,  // infoflow::standard_normal_rows: data for examples and tools
   LabelShuffle = 6,  // train --shuffle-labels
+  InputResample = 7,  // the bootstrap draw of the inputs (MutualInformationOptions::resample_inputs)
   LayerNoiseBase = 16,           // + layer: sample propagation for the estimators
   TrainingNoiseBase = 1u << 16,  // + layer: the noise of training forward passes
 };

@@ -58,6 +58,15 @@ std::vector<std::vector<double>> noisy_passes(const Network& net, MatrixView<dou
 // own (a user's numpy may share the same OpenBLAS). Returns whether it changed anything.
 bool single_threaded_blas();
 
+// Which inputs the estimator sees. None: every row once, X uniform over the rows (or
+// input_weights). Bootstrap: m rows drawn uniformly with replacement (Philox stream
+// InputResample under `seed`), each drawn entry an input of its own with its own K noisy
+// passes, as the authors' code does: the estimate is then of I(X^;T) for the resampled X^,
+// whose ceiling is H(X^) < ln m (docs/method.md#bootstrap-resample).
+enum class InputResample { None, Bootstrap };
+InputResample parse_input_resample(std::string_view name);  // "none", "bootstrap"; throws InvalidArgument
+std::string_view input_resample_name(InputResample r);
+
 struct MutualInformationOptions {
   double beta = 0;                  // noise standard deviation, > 0
   std::size_t samples_per_input = 100;  // K noisy passes per input: the conditional centres
@@ -72,6 +81,18 @@ struct MutualInformationOptions {
   // Probability of each input row (summing to 1); empty: X uniform over the rows.
   std::vector<double> input_weights;
   bool control_variate = true;  // as EntropyOptions::control_variate, for every term
+  InputResample resample_inputs = InputResample::None;  // not with input_weights
+  // Every reported I value (I_XT, I_YT, their debiased values and bounds) becomes
+  // max(0, I), as the authors' code does; the h terms and the bias are left as they are.
+  bool clip_at_zero = false;
+  // Also estimate the plug-in bias by re-estimating every term from K/2 and K/4 of each
+  // input's passes and extrapolating in 1/K (docs/method.md#bias-extrapolation); needs
+  // K >= 4. About 3x the cost of the estimate.
+  bool bias_correction = false;
+  // Also bound every I by the Kolchinsky-Tracey pairwise bounds of its mixture terms
+  // (docs/method.md#bounds-on-the-information): n^2 kernel evaluations per mixture of n
+  // centres, (m K)^2 for h(T_l), l >= 2.
+  bool bounds = false;
   ComputeOptions compute;
 };
 
@@ -85,6 +106,23 @@ struct LayerInformation {
   // With target_stderr: false when a term stopped at the query cap (2^24) above the
   // target, so its standard error is larger than asked for.
   bool target_stderr_met = true;
+  // A bound on how far float32 rounding and pruning can move any I value of this layer
+  // (I_XT, I_YT and, with bias_correction, their debiased values) from what float64 with
+  // every pair would give from the same draws (docs/method.md#numerical-error). The
+  // standard errors do not include it; 0 on the reference backend.
+  double numerical_error_nats = 0;
+  // With bias_correction (docs/method.md#bias-extrapolation): bias = I - debiased, the
+  // estimated plug-in bias of I, and the debiased value, each with its Monte Carlo
+  // standard error (not the sampling error of the passes). 0 bias at layer 1 (exact).
+  double I_XT_bias_nats = EntropyResult::kNaN, I_XT_bias_stderr_nats = EntropyResult::kNaN;
+  double I_XT_debiased_nats = EntropyResult::kNaN, I_XT_debiased_stderr_nats = EntropyResult::kNaN;
+  double I_YT_bias_nats = EntropyResult::kNaN, I_YT_bias_stderr_nats = EntropyResult::kNaN;
+  double I_YT_debiased_nats = EntropyResult::kNaN, I_YT_debiased_stderr_nats = EntropyResult::kNaN;
+  // With bounds (docs/method.md#bounds-on-the-information): lower <= I <= upper for the
+  // plug-in mixtures, widened by their own float32 and pruning error. At layer 1 the
+  // plug-in is exact, so they bound the true I(X;T_1) and I(Y;T_1).
+  double I_XT_lower_nats = EntropyResult::kNaN, I_XT_upper_nats = EntropyResult::kNaN;
+  double I_YT_lower_nats = EntropyResult::kNaN, I_YT_upper_nats = EntropyResult::kNaN;
 };
 
 struct MutualInformationResult {
@@ -93,6 +131,12 @@ struct MutualInformationResult {
   double beta = 0;
   Backend backend = Backend::Cpu;
   double seconds = 0;
+  InputResample resample_inputs = InputResample::None;
+  // Bootstrap: the input row each of the m entries was drawn from (empty otherwise).
+  std::vector<std::size_t> resampled_rows;
+  // H(X) of the inputs the estimator saw, the ceiling of every I(X;T_l): ln m for X
+  // uniform, H(w) with input weights, -sum_x (c_x/m) ln(c_x/m) over the bootstrap counts.
+  double input_entropy_nats = 0;
 };
 
 // inputs: m x d_0, one row per input x (X uniform over the rows). labels: empty, or m
@@ -106,7 +150,9 @@ MutualInformationResult mutual_information(const Network& net, MatrixView<double
 // representation before its noise beta Z. h(T) from all m K rows, h(T|X) from each
 // input's K rows (never the layer-1 shortcut: the caller's S may depend on earlier noise),
 // I(Y;T) with labels. opt.layers and opt.noisy_last_layer are ignored; opt.seed,
-// opt.beta, the Monte Carlo budget, input weights and compute options apply.
+// opt.beta, the Monte Carlo budget, input weights, compute options, clip_at_zero,
+// bias_correction and bounds apply. resample_inputs must be None: a duplicated input
+// needs noisy passes of its own, which only mutual_information can make.
 LayerInformation sample_information(MatrixView<double> samples, std::size_t samples_per_input,
                                     Span<const std::int64_t> labels, const MutualInformationOptions& opt);
 
