@@ -19,11 +19,13 @@ namespace {
 
 struct MiArgs {
   std::string model, inputs, labels, input_weights, activation, layers = "all", backend = "auto";
+  std::string resample_inputs = "none";
   double beta = 0, target_stderr = 0, tolerance = ComputeOptions{}.tolerance;
   std::uint64_t samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
   int threads = 0;
   bool noisy_last = false, json = false, no_control_variate = false;
+  bool clip_at_zero = false, bias_correction = false, bounds = false;
 };
 
 std::vector<std::size_t> parse_layers(const std::string& s) {
@@ -50,10 +52,14 @@ MutualInformationOptions options_from(const MiArgs& a) {
   o.compute.backend = parse_backend(a.backend);
   o.compute.threads = a.threads;
   o.compute.tolerance = a.tolerance;
+  o.resample_inputs = parse_input_resample(a.resample_inputs);
+  o.clip_at_zero = a.clip_at_zero;
+  o.bias_correction = a.bias_correction;
+  o.bounds = a.bounds;
   return o;
 }
 
-nlohmann::json to_json(const MutualInformationResult& r, bool with_labels) {
+nlohmann::json to_json(const MutualInformationResult& r, bool with_labels, const MutualInformationOptions& o) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerInformation& l : r.layers) {
     nlohmann::json j = {{"layer", l.layer},
@@ -64,29 +70,86 @@ nlohmann::json to_json(const MutualInformationResult& r, bool with_labels) {
                         {"I_XT_nats", l.I_XT_nats},
                         {"I_XT_stderr_nats", number_or_null(l.I_XT_stderr_nats)},
                         {"mc_queries", l.mc_queries},
-                        {"target_stderr_met", l.target_stderr_met}};
+                        {"target_stderr_met", l.target_stderr_met},
+                        {"numerical_error_nats", l.numerical_error_nats}};
     if (with_labels) {
       j["I_YT_nats"] = number_or_null(l.I_YT_nats);
       j["I_YT_stderr_nats"] = number_or_null(l.I_YT_stderr_nats);
     }
+    for (const char* v : {"XT", "YT"}) {
+      if (v[0] == 'Y' && !with_labels) continue;
+      const bool x = v[0] == 'X';
+      const std::string I = std::string("I_") + v;
+      if (o.bias_correction) {
+        j[I + "_bias_nats"] = number_or_null(x ? l.I_XT_bias_nats : l.I_YT_bias_nats);
+        j[I + "_bias_stderr_nats"] = number_or_null(x ? l.I_XT_bias_stderr_nats : l.I_YT_bias_stderr_nats);
+        j[I + "_debiased_nats"] = number_or_null(x ? l.I_XT_debiased_nats : l.I_YT_debiased_nats);
+        j[I + "_debiased_stderr_nats"] = number_or_null(x ? l.I_XT_debiased_stderr_nats : l.I_YT_debiased_stderr_nats);
+      }
+      if (o.bounds) {
+        j[I + "_lower_nats"] = number_or_null(x ? l.I_XT_lower_nats : l.I_YT_lower_nats);
+        j[I + "_upper_nats"] = number_or_null(x ? l.I_XT_upper_nats : l.I_YT_upper_nats);
+      }
+    }
     layers.push_back(j);
   }
-  return {{"beta", r.beta},           {"n_inputs", r.n_inputs},
-          {"samples_per_input", r.samples_per_input},
-          {"backend", backend_name(r.backend)}, {"ranks", session().size()},
-          {"seconds", r.seconds}, {"layers", layers}};
+  nlohmann::json out = {{"beta", r.beta},           {"n_inputs", r.n_inputs},
+                        {"samples_per_input", r.samples_per_input},
+                        {"backend", backend_name(r.backend)}, {"ranks", session().size()},
+                        {"seconds", r.seconds}, {"layers", layers},
+                        {"resample_inputs", input_resample_name(r.resample_inputs)},
+                        {"input_entropy_nats", r.input_entropy_nats},
+                        {"clip_at_zero", o.clip_at_zero},
+                        {"bias_correction", o.bias_correction},
+                        {"bounds", o.bounds},
+                        {"seed", o.seed}};
+  return out;
 }
 
-void print_text(const MutualInformationResult& r, bool with_labels) {
-  std::printf("%zu inputs x %zu noisy passes, beta = %g (nats; +- standard error)\n",
+// The +- of each I is its standard error plus the numerical error bound
+// (docs/method.md#numerical-error): with the control variate the standard error alone can
+// read 0.0000 while float32 rounding is 1e-4.
+void print_text(const MutualInformationResult& r, bool with_labels, const MutualInformationOptions& o) {
+  std::printf("%zu inputs x %zu noisy passes, beta = %g (nats; +- standard error + numerical error bound)\n",
               r.n_inputs, r.samples_per_input, r.beta);
+  if (r.resample_inputs == InputResample::Bootstrap) {
+    std::vector<char> drawn(r.n_inputs, 0);
+    std::size_t distinct = 0;
+    for (std::size_t row : r.resampled_rows) distinct += drawn[row] ? 0 : (drawn[row] = 1);
+    std::printf("bootstrap resample of the inputs (seed %llu): %zu distinct rows, H(X) = %.4f (ln m = %.4f)\n",
+                static_cast<unsigned long long>(o.seed), distinct, r.input_entropy_nats,
+                std::log(static_cast<double>(r.n_inputs)));
+  }
+  if (o.clip_at_zero) std::printf("every I clipped at 0\n");
   std::printf("layer width     h(T)     h(T|X)      I(X;T)%s\n",
               with_labels ? "             I(Y;T)" : "");
   for (const LayerInformation& l : r.layers) {
     std::printf("%5zu %5zu %9.4f %10.4f %9.4f +- %.4f", l.layer, l.width, l.h_T_nats,
-                l.h_T_given_X_nats, l.I_XT_nats, l.I_XT_stderr_nats);
-    if (with_labels) std::printf("  %9.4f +- %.4f", l.I_YT_nats, l.I_YT_stderr_nats);
+                l.h_T_given_X_nats, l.I_XT_nats, l.I_XT_stderr_nats + l.numerical_error_nats);
+    if (with_labels) std::printf("  %9.4f +- %.4f", l.I_YT_nats, l.I_YT_stderr_nats + l.numerical_error_nats);
     std::printf("\n");
+  }
+  if (o.bias_correction) {
+    std::printf("plug-in bias (K, K/2, K/4 extrapolated to 1/K -> 0; +- Monte Carlo standard error)\n");
+    std::printf("layer   I(X;T) bias          debiased%s\n", with_labels ? "       I(Y;T) bias          debiased" : "");
+    for (const LayerInformation& l : r.layers) {
+      std::printf("%5zu %9.4f +- %.4f %9.4f +- %.4f", l.layer, l.I_XT_bias_nats, l.I_XT_bias_stderr_nats,
+                  l.I_XT_debiased_nats, l.I_XT_debiased_stderr_nats);
+      if (with_labels) {
+        std::printf(" %9.4f +- %.4f %9.4f +- %.4f", l.I_YT_bias_nats, l.I_YT_bias_stderr_nats, l.I_YT_debiased_nats,
+                    l.I_YT_debiased_stderr_nats);
+      }
+      std::printf("\n");
+    }
+  }
+  if (o.bounds) {
+    std::printf("pairwise bounds (Kolchinsky-Tracey) of the plug-in terms\n");
+    std::printf("layer   I(X;T) lower     upper%s\n", with_labels ? "   I(Y;T) lower     upper" : "");
+    for (const LayerInformation& l : r.layers) {
+      std::printf("%5zu %14.4f %9.4f", l.layer, l.I_XT_lower_nats, l.I_XT_upper_nats);
+      if (with_labels) std::printf(" %14.4f %9.4f", l.I_YT_lower_nats, l.I_YT_upper_nats);
+      std::printf("\n");
+    }
   }
   std::printf("backend %s, %.2f s", std::string(backend_name(r.backend)).c_str(), r.seconds);
   if (session().size() > 1) std::printf(", %d MPI ranks", session().size());
@@ -114,9 +177,9 @@ int run_mi(const MiArgs& a) {
     }
   }
   if (a.json) {
-    std::printf("%s\n", to_json(r, !labels.empty()).dump().c_str());
+    std::printf("%s\n", to_json(r, !labels.empty(), opt).dump().c_str());
   } else {
-    print_text(r, !labels.empty());
+    print_text(r, !labels.empty(), opt);
   }
   return 0;
 }
@@ -148,11 +211,23 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--activation", a->activation, "activation of every layer, overriding the file");
   sub->add_flag("--noisy-last-layer", a->noisy_last, "the last layer carries noise too");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator for every term");
+  sub->add_option("--resample-inputs", a->resample_inputs,
+                  "none | bootstrap: draw m inputs with replacement (seeded by --seed), each entry with its own "
+                  "passes, as the authors' code does; then I is of the resampled X, at most its H(X) < ln m")
+      ->capture_default_str();
+  sub->add_flag("--clip-at-zero", a->clip_at_zero, "report max(0, I) for every I, as the authors' code does");
+  sub->add_flag("--bias-correction", a->bias_correction,
+                "also the plug-in bias of each I and the debiased I, from K, K/2 and K/4 passes per input "
+                "extrapolated in 1/K (needs K >= 4; about 3x the time)");
+  sub->add_flag("--bounds", a->bounds,
+                "also lower <= I <= upper from the pairwise (Kolchinsky-Tracey) bounds of every term; costs n^2 "
+                "kernel evaluations per mixture of n centres, (m K)^2 for h(T_l) at l >= 2");
   add_seed_option(sub, a->seed, "Philox seed");
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
   add_threads_option(sub, a->threads);
   add_tolerance_option(sub, a->tolerance);
-  sub->add_flag("--json", a->json, "print one JSON object instead of text");
+  sub->add_flag("--json", a->json,
+                "print one JSON object instead of text (the text's +- is the standard error plus numerical_error_nats)");
   return {sub, [a] { return run_mi(*a); }};
 }
 

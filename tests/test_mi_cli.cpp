@@ -101,6 +101,64 @@ TEST_F(MiCli, JsonSchemaAndLibraryAgreement) {
   EXPECT_FALSE(k["layers"][0].contains("I_YT_nats"));
 }
 
+// The options of docs/method.md#bootstrap-resample, #numerical-error, #bias-extrapolation and
+// #bounds-on-the-information reach the JSON with the library's values, and the text output
+// gets a section for each.
+TEST_F(MiCli, StatisticsOptionsReachJsonAndText) {
+  const std::string extra = " --resample-inputs bootstrap --clip-at-zero --bias-correction --bounds";
+  const CliResult r = run(args("--backend cpu" + extra));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["resample_inputs"], "bootstrap");
+  EXPECT_EQ(j["clip_at_zero"], true);
+  EXPECT_EQ(j["bias_correction"], true);
+  EXPECT_EQ(j["bounds"], true);
+  EXPECT_EQ(j["seed"], 7);
+  MutualInformationOptions o;
+  o.beta = 0.1, o.samples_per_input = 6, o.mc_queries = 300, o.seed = 7;
+  o.resample_inputs = InputResample::Bootstrap, o.clip_at_zero = o.bias_correction = o.bounds = true;
+  o.compute.backend = Backend::Cpu;
+  std::vector<std::int64_t> y(12);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int64_t>(i % 3);
+  const auto lib = mutual_information(net_, {x_.data(), 12, 3}, {y.data(), 12}, o);
+  EXPECT_DOUBLE_EQ(j["input_entropy_nats"].get<double>(), lib.input_entropy_nats);
+  EXPECT_LT(lib.input_entropy_nats, std::log(12.0));
+  for (std::size_t l = 0; l < 2; ++l) {
+    const auto& e = j["layers"][l];
+    const auto& b = lib.layers[l];
+    const std::pair<const char*, double> keys[] = {
+        {"numerical_error_nats", b.numerical_error_nats}, {"I_XT_nats", b.I_XT_nats},
+        {"I_XT_bias_nats", b.I_XT_bias_nats},             {"I_XT_bias_stderr_nats", b.I_XT_bias_stderr_nats},
+        {"I_XT_debiased_nats", b.I_XT_debiased_nats},     {"I_XT_debiased_stderr_nats", b.I_XT_debiased_stderr_nats},
+        {"I_YT_bias_nats", b.I_YT_bias_nats},             {"I_YT_bias_stderr_nats", b.I_YT_bias_stderr_nats},
+        {"I_YT_debiased_nats", b.I_YT_debiased_nats},     {"I_YT_debiased_stderr_nats", b.I_YT_debiased_stderr_nats},
+        {"I_XT_lower_nats", b.I_XT_lower_nats},           {"I_XT_upper_nats", b.I_XT_upper_nats},
+        {"I_YT_lower_nats", b.I_YT_lower_nats},           {"I_YT_upper_nats", b.I_YT_upper_nats}};
+    for (const auto& [key, value] : keys) {
+      ASSERT_TRUE(e.contains(key)) << key;
+      EXPECT_DOUBLE_EQ(e[key].get<double>(), value) << key << " of layer " << l + 1;
+    }
+    EXPECT_GT(b.numerical_error_nats, 0);
+    EXPECT_LE(b.I_XT_lower_nats, b.I_XT_upper_nats);
+    EXPECT_GE(b.I_XT_lower_nats, 0) << "clipped";
+  }
+  // Without the options: none of their keys, X uniform over the 12 rows.
+  const auto plain = nlohmann::json::parse(run(args("--backend cpu")).out);
+  EXPECT_EQ(plain["resample_inputs"], "none");
+  EXPECT_DOUBLE_EQ(plain["input_entropy_nats"].get<double>(), std::log(12.0));
+  EXPECT_TRUE(plain["layers"][0].contains("numerical_error_nats"));
+  for (const char* key : {"I_XT_bias_nats", "I_XT_debiased_nats", "I_XT_lower_nats", "I_YT_upper_nats"}) {
+    EXPECT_FALSE(plain["layers"][0].contains(key)) << key;
+  }
+  const CliResult text = run("mi --model " + model_ + " --inputs " + inputs_ + " --labels " + labels_ +
+                             " --beta 0.1 --samples-per-input 6 --seed 7" + extra);
+  ASSERT_EQ(text.code, 0) << text.err;
+  for (const char* part : {"standard error + numerical error bound", "bootstrap resample of the inputs (seed 7)",
+                           "every I clipped at 0", "plug-in bias", "pairwise bounds"}) {
+    EXPECT_NE(text.out.find(part), std::string::npos) << part << " missing from\n" << text.out;
+  }
+}
+
 TEST_F(MiCli, BadInputs) {
   const std::string base = "mi --model " + model_ + " --beta 0.1";
   std::vector<double> wide(12 * 4, 0.0);
@@ -119,6 +177,12 @@ TEST_F(MiCli, BadInputs) {
   expect_error(base + " --inputs " + inputs_ + " --samples-per-input 0", "samples-per-input");
   expect_error(base + " --inputs " + inputs_ + " --samples-per-input 100000000000", "GiB", 3);
   expect_error(base + " --inputs " + inputs_ + " --mc-queries 10 --target-stderr 0.1", "excludes");
+  expect_error(base + " --inputs " + inputs_ + " --resample-inputs jackknife", "jackknife");
+  expect_error(base + " --inputs " + inputs_ + " --bias-correction --samples-per-input 3", "K >= 4");
+  std::vector<double> w(12, 1.0 / 12);
+  io::write_npy((dir_ / "w.npy").string(), {w.data(), 12, 1});
+  expect_error(base + " --inputs " + inputs_ + " --resample-inputs bootstrap --input-weights " + (dir_ / "w.npy").string(),
+               "input weights");
   // A model with a NaN weight, and hostile files.
   Network bad = net_;
   bad.layers[1].weight[2] = std::nan("");

@@ -73,6 +73,8 @@ TEST_F(MpiCli, EntropyEqualsOneProcess) {
   expect_close(pruned["entropy_nats"].get<double>(), one["entropy_nats"].get<double>(), 2e-6, "pruned, P = 3");
 }
 
+// With the bootstrap draw, the 1/K extrapolation and the pairwise bounds too: the ranks
+// split the segmented pairwise sums by rows and must still give one process's values.
 TEST_F(MpiCli, MutualInformationEqualsOneProcess) {
   const Network net =
       testing::random_network({4, 5, 3, 2}, {Activation::Tanh, Activation::Tanh, Activation::Linear}, 2);
@@ -85,7 +87,8 @@ TEST_F(MpiCli, MutualInformationEqualsOneProcess) {
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(i % 3);
   io::write_npy(labels, {y.data(), 200, 1});
   const std::string args = "mi --model " + model + " --inputs " + inputs + " --labels " + labels +
-                           " --beta 0.2 --samples-per-input 7 --mc-queries 900 --seed 4 --tolerance 0 --json";
+                           " --beta 0.2 --samples-per-input 7 --mc-queries 900 --seed 4 --tolerance 0 --json"
+                           " --resample-inputs bootstrap --bias-correction --bounds";
   const nlohmann::json one = json_of(args + " --threads 1", 0);
   for (int p : {2, 3}) {
     const nlohmann::json many = json_of(args, p);
@@ -93,7 +96,8 @@ TEST_F(MpiCli, MutualInformationEqualsOneProcess) {
     ASSERT_EQ(many["layers"].size(), one["layers"].size());
     for (std::size_t l = 0; l < one["layers"].size(); ++l) {
       for (const char* key : {"h_T_nats", "h_T_stderr_nats", "h_T_given_X_nats", "I_XT_nats", "I_XT_stderr_nats",
-                              "I_YT_nats", "I_YT_stderr_nats"}) {
+                              "I_YT_nats", "I_YT_stderr_nats", "I_XT_debiased_nats", "I_YT_debiased_nats",
+                              "I_XT_lower_nats", "I_XT_upper_nats", "I_YT_lower_nats", "I_YT_upper_nats"}) {
         expect_close(many["layers"][l][key].get<double>(), one["layers"][l][key].get<double>(), 1e-12,
                      std::string(key) + " of layer " + std::to_string(l + 1) + " with P = " + std::to_string(p));
       }
