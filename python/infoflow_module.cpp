@@ -136,7 +136,15 @@ nb::dict run_entropy(double sigma, std::size_t samples_per_center, std::uint64_t
   return entropy_dict(r, bounds);
 }
 
-nb::dict layer_dict(const infoflow::LayerInformation& l, bool with_labels) {
+// Which of the optional estimates a call asked for: the rest are None.
+struct Asked {
+  bool labels = false, bias_correction = false, bounds = false;
+};
+
+nb::object value_if(bool asked, double v) { return asked ? nb::object(nb::float_(v)) : nb::none(); }
+
+nb::dict layer_dict(const infoflow::LayerInformation& l, Asked a) {
+  const bool with_labels = a.labels;
   nb::dict d;
   d["layer"] = l.layer, d["width"] = l.width;
   d["h_T"] = l.h_T_nats, d["h_T_stderr"] = l.h_T_stderr_nats;
@@ -146,17 +154,31 @@ nb::dict layer_dict(const infoflow::LayerInformation& l, bool with_labels) {
   d["I_YT_stderr"] = with_labels ? nb::object(nb::float_(l.I_YT_stderr_nats)) : nb::none();
   d["mc_queries"] = l.mc_queries;
   d["target_stderr_met"] = l.target_stderr_met;
+  d["numerical_error"] = l.numerical_error_nats;
+  const bool bx = a.bias_correction, by = a.bias_correction && a.labels;
+  d["I_XT_bias"] = value_if(bx, l.I_XT_bias_nats), d["I_XT_bias_stderr"] = value_if(bx, l.I_XT_bias_stderr_nats);
+  d["I_XT_debiased"] = value_if(bx, l.I_XT_debiased_nats);
+  d["I_XT_debiased_stderr"] = value_if(bx, l.I_XT_debiased_stderr_nats);
+  d["I_YT_bias"] = value_if(by, l.I_YT_bias_nats), d["I_YT_bias_stderr"] = value_if(by, l.I_YT_bias_stderr_nats);
+  d["I_YT_debiased"] = value_if(by, l.I_YT_debiased_nats);
+  d["I_YT_debiased_stderr"] = value_if(by, l.I_YT_debiased_stderr_nats);
+  const bool ux = a.bounds, uy = a.bounds && a.labels;
+  d["I_XT_lower"] = value_if(ux, l.I_XT_lower_nats), d["I_XT_upper"] = value_if(ux, l.I_XT_upper_nats);
+  d["I_YT_lower"] = value_if(uy, l.I_YT_lower_nats), d["I_YT_upper"] = value_if(uy, l.I_YT_upper_nats);
   return d;
 }
 
-nb::dict information_dict(const infoflow::MutualInformationResult& r, bool with_labels) {
+nb::dict information_dict(const infoflow::MutualInformationResult& r, Asked a) {
   nb::list layers;
-  for (const infoflow::LayerInformation& l : r.layers) layers.append(layer_dict(l, with_labels));
+  for (const infoflow::LayerInformation& l : r.layers) layers.append(layer_dict(l, a));
   nb::dict d;
   d["layers"] = layers;
   d["n_inputs"] = r.n_inputs, d["samples_per_input"] = r.samples_per_input, d["beta"] = r.beta;
   d["backend"] = std::string(infoflow::backend_name(r.backend));
   d["seconds"] = r.seconds;
+  d["resample_inputs"] = std::string(infoflow::input_resample_name(r.resample_inputs));
+  d["resampled_rows"] = r.resampled_rows;
+  d["input_entropy"] = r.input_entropy_nats;
   return d;
 }
 
@@ -241,8 +263,9 @@ infoflow::CheckpointOptions checkpoint_options(double beta, std::size_t samples_
   return c;
 }
 
-nb::dict measures_dict(const infoflow::LayerMeasures& m, bool with_labels) {
-  nb::dict d = layer_dict(m.information, with_labels);
+nb::dict measures_dict(const infoflow::LayerMeasures& m, Asked a) {
+  const bool with_labels = a.labels;
+  nb::dict d = layer_dict(m.information, a);
   d["H_bin"] = m.H_bin_nats;
   d["I_XT_bin"] = m.I_XT_bin_nats;
   d["I_YT_bin"] = with_labels ? nb::object(nb::float_(m.I_YT_bin_nats)) : nb::none();
@@ -409,9 +432,10 @@ NB_MODULE(_infoflow, m) {
         [](Array samples, std::size_t samples_per_input, std::optional<Labels> labels, double beta,
            std::size_t mc_queries, std::size_t mc_samples_per_center, double target_stderr,
            std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads,
-           bool control_variate) {
+           bool control_variate, bool clip_at_zero, bool bias_correction, bool bounds) {
           infoflow::MutualInformationOptions o;
           o.control_variate = control_variate;
+          o.clip_at_zero = clip_at_zero, o.bias_correction = bias_correction, o.bounds = bounds;
           o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
           o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr, o.seed = seed;
           const auto iw = vector_view(input_weights, "input_weights");
@@ -425,13 +449,14 @@ NB_MODULE(_infoflow, m) {
             nb::gil_scoped_release release;
             r = infoflow::sample_information(s, samples_per_input, y, o);
           }
-          nb::dict d = layer_dict(r, labels.has_value());
+          nb::dict d = layer_dict(r, {labels.has_value(), bias_correction, bounds});
           d["backend"] = std::string(infoflow::backend_name(infoflow::resolve_backend(o.compute.backend)));
           return d;
         },
         "samples"_a, "samples_per_input"_a, "labels"_a.none(), "beta"_a, "mc_queries"_a,
         "mc_samples_per_center"_a, "target_stderr"_a, "input_weights"_a.none(), "seed"_a, "backend"_a,
-        "threads"_a, "control_variate"_a = true);
+        "threads"_a, "control_variate"_a = true, "clip_at_zero"_a = false, "bias_correction"_a = false,
+        "bounds"_a = false);
 
   bind_network(m);
   m.def("mutual_information",
@@ -440,9 +465,12 @@ NB_MODULE(_infoflow, m) {
            std::size_t mc_samples_per_center, double target_stderr,
            std::vector<std::size_t> layers, bool noisy_last_layer,
            std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend,
-           int threads, bool control_variate) {
+           int threads, bool control_variate, const std::string& resample_inputs, bool clip_at_zero,
+           bool bias_correction, bool bounds) {
           infoflow::MutualInformationOptions o;
           o.control_variate = control_variate;
+          o.resample_inputs = infoflow::parse_input_resample(resample_inputs);
+          o.clip_at_zero = clip_at_zero, o.bias_correction = bias_correction, o.bounds = bounds;
           o.beta = beta, o.samples_per_input = samples_per_input, o.mc_queries = mc_queries;
           o.mc_samples_per_center = mc_samples_per_center, o.target_stderr = target_stderr;
           o.noisy_last_layer = noisy_last_layer, o.layers = std::move(layers), o.seed = seed;
@@ -463,12 +491,13 @@ NB_MODULE(_infoflow, m) {
             nb::gil_scoped_release release;
             r = infoflow::mutual_information(net, x, y, o);
           }
-          return information_dict(r, labels.has_value());
+          return information_dict(r, {labels.has_value(), bias_correction, bounds});
         },
         "model"_a, "inputs"_a, "labels"_a.none(), "beta"_a, "samples_per_input"_a,
         "mc_queries"_a, "mc_samples_per_center"_a, "target_stderr"_a, "layers"_a,
         "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a,
-        "control_variate"_a = true);
+        "control_variate"_a = true, "resample_inputs"_a = "none", "clip_at_zero"_a = false,
+        "bias_correction"_a = false, "bounds"_a = false);
   m.def("measure_checkpoint",
         [](const infoflow::Network& net, Array inputs, std::optional<Labels> labels, double beta,
            std::size_t samples_per_input, std::size_t mc_queries, std::size_t mc_samples_per_center,
@@ -487,7 +516,8 @@ NB_MODULE(_infoflow, m) {
             r = infoflow::measure_checkpoint(net, x, y, opt);
           }
           nb::list layers, reps;
-          for (const auto& l : r.layers) layers.append(measures_dict(l, labels.has_value()));
+          const Asked asked{labels.has_value(), opt.estimation.bias_correction, opt.estimation.bounds};
+          for (const auto& l : r.layers) layers.append(measures_dict(l, asked));
           for (std::size_t l = 0; l < r.representations.size(); ++l) {
             const std::size_t width = net.layers[l].out;
             auto* data = new std::vector<double>(std::move(r.representations[l]));
@@ -522,7 +552,7 @@ NB_MODULE(_infoflow, m) {
             nb::gil_scoped_release release;
             r = infoflow::measure_layer(s, samples_per_input, c, y, opt);
           }
-          nb::dict d = measures_dict(r, labels.has_value());
+          nb::dict d = measures_dict(r, {labels.has_value(), opt.estimation.bias_correction, opt.estimation.bounds});
           d["backend"] = std::string(infoflow::backend_name(infoflow::resolve_backend(opt.estimation.compute.backend)));
           return d;
         },

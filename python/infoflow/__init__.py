@@ -344,7 +344,8 @@ def _network(model, activation):
 def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=100,
                        mc_queries=0, mc_samples_per_center=0, target_stderr=0.0,
                        layers=None, activation=None, noisy_last_layer=False,
-                       input_weights=None, seed=0, backend="auto", threads=0, control_variate=True):
+                       input_weights=None, seed=0, backend="auto", threads=0, control_variate=True,
+                       resample_inputs="none", clip_at_zero=False, bias_correction=False, bounds=False):
     """I(X; T_l) (and I(Y; T_l)) of every noisy layer by sample propagation.
 
     Each hidden layer computes T_l = a_l(W_l T_{l-1} + b_l) + beta Z_l with fresh noise;
@@ -390,6 +391,22 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
         CPU threads; 0 uses all cores.
     control_variate : bool, default True
         As for :func:`mixture_entropy`, in every term.
+    resample_inputs : {"none", "bootstrap"}, default "none"
+        "bootstrap": draw m inputs with replacement (seeded by ``seed``), each drawn entry
+        an input of its own with its own K passes, as the authors' code does; the result is
+        then I of the resampled X, at most its ``input_entropy`` < ln m. Not with
+        ``input_weights``.
+    clip_at_zero : bool, default False
+        Report max(0, I) for every I (and its debiased value and bounds), as the authors'
+        code does.
+    bias_correction : bool, default False
+        Also the plug-in bias of each I and the debiased I (``I_XT_bias``,
+        ``I_XT_debiased`` and their standard errors), from K, K/2 and K/4 passes per input
+        extrapolated in 1/K. Needs K >= 4; about 3x the time.
+    bounds : bool, default False
+        Also ``I_XT_lower <= I_XT <= I_XT_upper`` (and for I(Y;T)) from the pairwise
+        (Kolchinsky-Tracey) bounds of every term: n^2 kernel evaluations per mixture of n
+        centres, (m K)^2 for h(T_l) at layers l >= 2.
 
     Returns
     -------
@@ -421,14 +438,19 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
         net, x, y, _arrays.positive("beta", beta),
         _arrays.count("samples_per_input", samples_per_input, 1), mcq, mcj, tse,
         _arrays.layer_list(layers), bool(noisy_last_layer), iw, _arrays.seed_value(seed),
-        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate))
+        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate),
+        _arrays.text("resample_inputs", resample_inputs), bool(clip_at_zero), bool(bias_correction),
+        bool(bounds))
     r["layers"] = [LayerInformation(**layer) for layer in r["layers"]]
+    r["clip_at_zero"], r["bias_correction"], r["bounds"] = bool(clip_at_zero), bool(bias_correction), bool(bounds)
+    r["seed"] = _arrays.seed_value(seed)
     return MutualInformationResult(**r)
 
 
 def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc_queries=0,
                        mc_samples_per_center=0, target_stderr=0.0, input_weights=None, seed=0,
-                       backend="auto", threads=0, control_variate=True):
+                       backend="auto", threads=0, control_variate=True, clip_at_zero=False,
+                       bias_correction=False, bounds=False):
     """I(X; T) (and I(Y; T)) from noisy-pass samples you propagated yourself.
 
     The estimator of :func:`mutual_information` for any model (a CNN, a transformer
@@ -453,6 +475,9 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
         K, required for a 2-D ``samples``.
     mc_queries, mc_samples_per_center, target_stderr, input_weights, seed, backend, threads, control_variate
         As for :func:`mutual_information`.
+    clip_at_zero, bias_correction, bounds
+        As for :func:`mutual_information` (the bootstrap resample needs passes of its own
+        for every duplicate: resample the inputs before propagating).
 
     Returns
     -------
@@ -491,7 +516,8 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
         raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
     r = _infoflow.sample_information(
         x, k, y, _arrays.positive("beta", beta), mcq, mcj, tse, iw, _arrays.seed_value(seed),
-        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate))
+        _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate),
+        bool(clip_at_zero), bool(bias_correction), bool(bounds))
     r.pop("backend")
     return LayerInformation(**r)
 

@@ -68,6 +68,10 @@ def mutual_information(
     backend: Backend = "auto",
     threads: int = 0,
     control_variate: bool = True,
+    resample_inputs: Literal["none", "bootstrap"] = "none",
+    clip_at_zero: bool = False,
+    bias_correction: bool = False,
+    bounds: bool = False,
 ) -> MutualInformationResult: ...
 def sample_information(
     samples: ArrayLike,
@@ -83,6 +87,9 @@ def sample_information(
     backend: Backend = "auto",
     threads: int = 0,
     control_variate: bool = True,
+    clip_at_zero: bool = False,
+    bias_correction: bool = False,
+    bounds: bool = False,
 ) -> LayerInformation: ...
 def measure_checkpoint(
     model: Model,

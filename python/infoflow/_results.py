@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 
@@ -116,6 +116,18 @@ class LayerInformation:
     target_stderr_met : bool
         False when ``target_stderr`` was not reached because a term stopped at the query
         cap (2**24): its standard error is then larger than asked for. True otherwise.
+    numerical_error : float
+        A bound on how far float32 rounding and pruning can move any I of this layer from
+        float64 with every pair (same draws); not in the standard errors; 0 on the
+        reference backend.
+    I_XT_bias, I_XT_bias_stderr, I_XT_debiased, I_XT_debiased_stderr : float or None
+        With ``bias_correction``: the plug-in bias of I(X; T_l) estimated by extrapolation
+        in 1/K, I_XT - I_XT_bias, and their Monte Carlo standard errors; None otherwise.
+    I_YT_bias, I_YT_bias_stderr, I_YT_debiased, I_YT_debiased_stderr : float or None
+        The same for I(Y; T_l) (with labels).
+    I_XT_lower, I_XT_upper, I_YT_lower, I_YT_upper : float or None
+        With ``bounds``: pairwise (Kolchinsky-Tracey) bounds of I(X; T_l) and I(Y; T_l)
+        (of the plug-in mixtures; of the true I at layer 1); None otherwise.
     """
 
     layer: int
@@ -130,6 +142,19 @@ class LayerInformation:
     I_YT_stderr: Optional[float]
     mc_queries: int
     target_stderr_met: bool = True
+    numerical_error: float = 0.0
+    I_XT_bias: Optional[float] = None
+    I_XT_bias_stderr: Optional[float] = None
+    I_XT_debiased: Optional[float] = None
+    I_XT_debiased_stderr: Optional[float] = None
+    I_YT_bias: Optional[float] = None
+    I_YT_bias_stderr: Optional[float] = None
+    I_YT_debiased: Optional[float] = None
+    I_YT_debiased_stderr: Optional[float] = None
+    I_XT_lower: Optional[float] = None
+    I_XT_upper: Optional[float] = None
+    I_YT_lower: Optional[float] = None
+    I_YT_upper: Optional[float] = None
 
     def to_dict(self):
         """One entry of ``layers`` in ``infoflow mi --json``."""
@@ -143,10 +168,17 @@ class LayerInformation:
             "I_XT_stderr_nats": _json_number(self.I_XT_stderr),
             "mc_queries": self.mc_queries,
             "target_stderr_met": self.target_stderr_met,
+            "numerical_error_nats": self.numerical_error,
         }
         if self.I_YT is not None:
             out["I_YT_nats"] = _json_number(self.I_YT)
             out["I_YT_stderr_nats"] = _json_number(self.I_YT_stderr)
+        for key in ("I_XT_bias", "I_XT_bias_stderr", "I_XT_debiased", "I_XT_debiased_stderr",
+                    "I_YT_bias", "I_YT_bias_stderr", "I_YT_debiased", "I_YT_debiased_stderr",
+                    "I_XT_lower", "I_XT_upper", "I_YT_lower", "I_YT_upper"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key + "_nats"] = _json_number(value)
         return out
 
 
@@ -168,6 +200,17 @@ class MutualInformationResult:
         The backend that ran.
     seconds : float
         Wall time of the computation.
+    resample_inputs : str
+        "none", or "bootstrap" (the inputs were drawn with replacement).
+    resampled_rows : list of int
+        With the bootstrap: the input row each of the m entries was drawn from.
+    input_entropy : float
+        H(X) of the inputs the estimator saw, the ceiling of every I(X; T_l): ln m for X
+        uniform, H(input_weights), or the bootstrap draw's -sum (c/m) ln(c/m).
+    clip_at_zero, bias_correction, bounds : bool
+        The options the estimate was made with.
+    seed : int
+        The Philox seed (noise, Monte Carlo draws and the bootstrap draw).
     """
 
     layers: List[LayerInformation]
@@ -176,6 +219,13 @@ class MutualInformationResult:
     beta: float
     backend: str
     seconds: float
+    resample_inputs: str = "none"
+    resampled_rows: List[int] = field(default_factory=list)
+    input_entropy: float = math.nan
+    clip_at_zero: bool = False
+    bias_correction: bool = False
+    bounds: bool = False
+    seed: int = 0
 
     def to_dict(self):
         """The object ``infoflow mi --json`` prints (same keys, NaN as None)."""
@@ -187,20 +237,26 @@ class MutualInformationResult:
             "ranks": 1,
             "seconds": self.seconds,
             "layers": [layer.to_dict() for layer in self.layers],
+            "resample_inputs": self.resample_inputs,
+            "input_entropy_nats": _json_number(self.input_entropy),
+            "clip_at_zero": self.clip_at_zero,
+            "bias_correction": self.bias_correction,
+            "bounds": self.bounds,
+            "seed": self.seed,
         }
 
     def __repr__(self):
         labels = bool(self.layers) and self.layers[0].I_YT is not None
         lines = [
             f"MutualInformationResult: {self.n_inputs} inputs x {self.samples_per_input} "
-            f"noisy passes, beta = {self.beta:g} (nats; +- standard error)",
+            f"noisy passes, beta = {self.beta:g} (nats; +- standard error + numerical error bound)",
             "layer width     h(T)     h(T|X)      I(X;T)" + ("             I(Y;T)" if labels else ""),
         ]
         for l in self.layers:
             row = (f"{l.layer:5d} {l.width:5d} {l.h_T:9.4f} {l.h_T_given_X:10.4f} "
-                   f"{l.I_XT:9.4f} +- {l.I_XT_stderr:.4f}")
+                   f"{l.I_XT:9.4f} +- {l.I_XT_stderr + l.numerical_error:.4f}")
             if labels:
-                row += f"  {l.I_YT:9.4f} +- {l.I_YT_stderr:.4f}"
+                row += f"  {l.I_YT:9.4f} +- {l.I_YT_stderr + l.numerical_error:.4f}"
             lines.append(row)
         lines.append(f"backend {self.backend}, {self.seconds:.2f} s")
         return "\n".join(lines)

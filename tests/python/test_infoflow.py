@@ -113,6 +113,57 @@ def test_mutual_information_matches_cli_json():
             assert a[key] == pytest.approx(v, rel=1e-12, abs=1e-12), key
 
 
+@needs_cli
+@pytest.mark.parametrize("options", [
+    ["--resample-inputs", "bootstrap", "--clip-at-zero"],
+    ["--bias-correction", "--bounds"],
+])
+def test_statistics_options_match_cli_json(options):
+    """The bootstrap, clip, bias and bounds options give the CLI's keys and values."""
+    cli = run_cli("mi", "--model", SZT_NET, "--inputs", SZT_INPUTS, "--labels", SZT_LABELS,
+                  "--beta", 0.005, "--samples-per-input", 4, "--mc-queries", 2048, "--seed", 3,
+                  "--layers", "1,3", "--backend", "cpu", "--json", *options)
+    kw = {o.lstrip("-").replace("-", "_"): True for o in options if o.startswith("--") and o != "--resample-inputs"}
+    if "--resample-inputs" in options:
+        kw["resample_inputs"] = "bootstrap"
+    r = infoflow.mutual_information(SZT_NET, np.load(SZT_INPUTS), np.load(SZT_LABELS), beta=0.005,
+                                    samples_per_input=4, mc_queries=2048, seed=3, layers="1,3",
+                                    backend="cpu", **kw)
+    mine = r.to_dict()
+    assert without_seconds(mine).keys() == without_seconds(cli).keys()
+    for key in ("resample_inputs", "clip_at_zero", "bias_correction", "bounds", "seed"):
+        assert mine[key] == cli[key], key
+    assert mine["input_entropy_nats"] == pytest.approx(cli["input_entropy_nats"], rel=1e-12)
+    assert [l.keys() for l in mine["layers"]] == [l.keys() for l in cli["layers"]]
+    for a, b in zip(mine["layers"], cli["layers"]):
+        for key, v in b.items():
+            assert a[key] == pytest.approx(v, rel=1e-12, abs=1e-12), key
+    if "bootstrap" in options:
+        assert len(r.resampled_rows) == 4096 and r.input_entropy < math.log(4096) - 0.4
+        assert all(l.I_XT >= 0 and l.I_YT >= 0 for l in r.layers)
+    else:
+        assert r.resampled_rows == [] and r.input_entropy == pytest.approx(math.log(4096))
+        for l in r.layers:
+            assert l.I_XT_lower <= l.I_XT <= l.I_XT_upper
+            assert l.I_XT_bias == pytest.approx(l.I_XT - l.I_XT_debiased, abs=1e-12)
+
+
+def test_sample_information_statistics_options():
+    """sample_information takes bias_correction and bounds; the bootstrap is refused."""
+    rng = np.random.default_rng(2)
+    s = rng.normal(size=(8, 6, 2))
+    r = infoflow.sample_information(s, 0.5, [0, 1] * 4, bias_correction=True, bounds=True, seed=1)
+    assert r.I_XT_lower <= r.I_XT_upper and r.I_YT_lower <= r.I_YT_upper
+    assert r.I_XT_debiased_stderr > 0 and r.numerical_error > 0
+    plain = infoflow.sample_information(s, 0.5, seed=1)
+    assert plain.I_XT_bias is None and plain.I_XT_lower is None
+    assert plain.I_XT == r.I_XT  # the same draws: the options add terms, they change none
+    with pytest.raises(ValueError, match="K >= 4"):
+        infoflow.sample_information(s[:, :3], 0.5, bias_correction=True)
+    with pytest.raises(ValueError, match="bootstrap"):
+        infoflow.mutual_information(small_model(), np.zeros((4, 3)), beta=0.1, resample_inputs="jackknife")
+
+
 def test_readme_example_runs():
     """The README's Python example, run as written (so it cannot go stale)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
