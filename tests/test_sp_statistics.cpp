@@ -100,7 +100,7 @@ TEST(SpBootstrap, SeparatedInputsGiveTheEntropyOfTheDraw) {
 TEST(SpBootstrap, MeanOverDrawsMatchesTheBinomialValue) {
   const auto x = twelve_bit_inputs();
   const Network net = identity_net();
-  for (const auto& [n, draws] : {std::pair<std::size_t, int>{4096, 60}, std::pair<std::size_t, int>{256, 300}}) {
+  for (const auto& [n, draws] : {std::pair<std::size_t, int>{4096, 40}, std::pair<std::size_t, int>{256, 200}}) {
     MutualInformationOptions o;
     o.beta = 0.01, o.samples_per_input = 1, o.layers = {1}, o.mc_samples_per_center = 1;
     o.resample_inputs = InputResample::Bootstrap;
@@ -252,7 +252,6 @@ TEST_P(SpNumericalError, BoundsTheDistanceToTheFloat64Reference) {
       const auto& a = fast.layers[l];
       const auto& b = ref.layers[l];
       EXPECT_EQ(b.numerical_error_nats, 0.0) << "the reference is float64 with every pair";
-      if (GetParam() == Backend::Reference) continue;
       EXPECT_GT(a.numerical_error_nats, 0.0);
       const std::pair<double, double> pairs[] = {{a.I_XT_nats, b.I_XT_nats},
                                                  {a.I_YT_nats, b.I_YT_nats},
@@ -269,7 +268,8 @@ TEST_P(SpNumericalError, BoundsTheDistanceToTheFloat64Reference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SpNumericalError, ::testing::ValuesIn(testing::all_backends()),
+// The reference is the other side of every comparison (and must report 0 itself).
+INSTANTIATE_TEST_SUITE_P(Backends, SpNumericalError, ::testing::Values(Backend::Cpu, Backend::Cuda),
                          testing::param_name);
 
 // Synthetic layers with a closed-form truth: given x, the samples S are N(mu_x, s^2 I_d),
