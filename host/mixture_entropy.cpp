@@ -49,10 +49,10 @@ double gaussian_entropy(std::size_t d, double sigma) {
 
 namespace detail {
 
-std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c, const std::vector<std::size_t>& co,
-                                      const std::vector<double>& w, double alpha, const ComputeOptions& opt,
-                                      const ProgressFn& progress) {
-  const std::size_t n = c.raw.rows, d = c.raw.cols, count = co.size() - 1;
+std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c,
+                                      const std::vector<std::size_t>& center_offsets, const std::vector<double>& w,
+                                      double alpha, const ComputeOptions& opt, const ProgressFn& progress) {
+  const std::size_t n = c.raw.rows, d = c.raw.cols, count = center_offsets.size() - 1;
   // Across ranks: contiguous row ranges of the centres-as-queries, float64 sums.
   const std::size_t ranks = opt.comm ? static_cast<std::size_t>(opt.comm->size()) : 1;
   const std::size_t rank = opt.comm ? static_cast<std::size_t>(opt.comm->rank()) : 0;
@@ -63,18 +63,21 @@ std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c, const
       lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt, progress);
     } else {
       // The segments this rank's rows reach, their queries clipped to [r0, r1).
-      std::vector<std::size_t> qo, so;
+      std::vector<std::size_t> query_offsets, segment_centers;
       for (std::size_t s = 0; s < count; ++s) {
-        if (co[s + 1] <= r0 || co[s] >= r1) continue;
-        if (qo.empty()) qo.push_back(std::max(co[s], r0) - r0), so.push_back(co[s]);
-        qo.push_back(std::min(co[s + 1], r1) - r0), so.push_back(co[s + 1]);
+        if (center_offsets[s + 1] <= r0 || center_offsets[s] >= r1) continue;
+        if (query_offsets.empty()) {
+          query_offsets.push_back(std::max(center_offsets[s], r0) - r0), segment_centers.push_back(center_offsets[s]);
+        }
+        query_offsets.push_back(std::min(center_offsets[s + 1], r1) - r0);
+        segment_centers.push_back(center_offsets[s + 1]);
       }
       lse_dispatch(b, c, {c.raw.data + r0 * d, r1 - r0, d}, alpha, lse.data(), opt, progress,
-                   {qo.data(), so.data(), qo.size() - 1});
+                   {query_offsets.data(), segment_centers.data(), query_offsets.size() - 1});
     }
   }
   for (std::size_t s = 0, i = r0; s < count; ++s) {
-    for (; i < std::min(co[s + 1], r1); ++i) sums[s] += w[i] * lse[i - r0];
+    for (; i < std::min(center_offsets[s + 1], r1); ++i) sums[s] += w[i] * lse[i - r0];
   }
   if (ranks > 1) opt.comm->sum(sums.data(), sums.size());
   return sums;

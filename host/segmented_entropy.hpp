@@ -100,15 +100,16 @@ std::vector<MixtureEstimate> entropy_mc_segmented(Backend backend, const Prepare
                                                   const ResidentMixture* resident = nullptr);
 
 // The sums of the pairwise bounds (docs/method.md#pairwise-bounds) of many mixtures at
-// once: for segment s (centres [co[s], co[s + 1]) of c), sum_{i in s} w_i LSE_i with
+// once: for segment s (centres [center_offsets[s], center_offsets[s + 1]) of c),
+// sum_{i in s} w_i LSE_i with
 // LSE_i = log sum_{j in s} exp(log_w[j] - alpha ||c_i - c_j||^2) (c's log-weights,
 // renormalised within s by the caller) and w the same weights in float64. The bound is
 // then (d/2) log(2 pi e sigma^2) - sums[s]: alpha = 1/(2 sigma^2) the KL upper bound,
 // 1/(8 sigma^2) the Bhattacharyya lower one. Under a communicator every rank returns
 // the whole sums.
-std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c, const std::vector<std::size_t>& co,
-                                      const std::vector<double>& w, double alpha, const ComputeOptions& opt,
-                                      const ProgressFn& progress);
+std::vector<double> pairwise_log_sums(Backend b, const PreparedCenters& c,
+                                      const std::vector<std::size_t>& center_offsets, const std::vector<double>& w,
+                                      double alpha, const ComputeOptions& opt, const ProgressFn& progress);
 
 // mixture_entropy's estimate (Monte Carlo, then the pairwise bounds when asked) for prepared
 // centres on a resolved backend, or for resident ones: the one estimator behind
