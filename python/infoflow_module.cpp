@@ -249,7 +249,9 @@ infoflow::CheckpointOptions checkpoint_options(double beta, std::size_t samples_
                                                bool noisy_last_layer, const std::optional<Array>& input_weights,
                                                std::uint64_t seed, const std::string& backend, int threads,
                                                bool control_variate, bool estimate, double bin_size,
-                                               std::size_t num_bins, double cluster_radius) {
+                                               std::size_t num_bins, double cluster_radius,
+                                               const std::string& resample_inputs, bool clip_at_zero,
+                                               bool bias_correction, bool bounds) {
   infoflow::CheckpointOptions c;
   infoflow::MutualInformationOptions& o = c.estimation;
   o.control_variate = control_variate;
@@ -259,6 +261,8 @@ infoflow::CheckpointOptions checkpoint_options(double beta, std::size_t samples_
   const auto iw = vector_view(input_weights, "input_weights");
   o.input_weights.assign(iw.begin(), iw.end());
   o.compute = compute_options(backend, threads, 1e-6);
+  o.resample_inputs = infoflow::parse_input_resample(resample_inputs);
+  o.clip_at_zero = clip_at_zero, o.bias_correction = bias_correction, o.bounds = bounds;
   c.estimate = estimate, c.bin_size = bin_size, c.num_bins = num_bins, c.cluster_radius = cluster_radius;
   return c;
 }
@@ -503,11 +507,13 @@ NB_MODULE(_infoflow, m) {
            std::size_t samples_per_input, std::size_t mc_queries, std::size_t mc_samples_per_center,
            double target_stderr, bool noisy_last_layer, std::optional<Array> input_weights, std::uint64_t seed,
            const std::string& backend, int threads, bool control_variate, bool estimate, double bin_size,
-           std::size_t num_bins, double cluster_radius) {
+           std::size_t num_bins, double cluster_radius, const std::string& resample_inputs, bool clip_at_zero,
+           bool bias_correction, bool bounds) {
           const infoflow::CheckpointOptions opt =
               checkpoint_options(beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr,
                                  noisy_last_layer, input_weights, seed, backend, threads, control_variate, estimate,
-                                 bin_size, num_bins, cluster_radius);
+                                 bin_size, num_bins, cluster_radius, resample_inputs, clip_at_zero, bias_correction,
+                                 bounds);
           const auto x = matrix_view(inputs, "inputs");
           const auto y = *labels_span(labels);
           infoflow::CheckpointMeasures r;
@@ -528,22 +534,26 @@ NB_MODULE(_infoflow, m) {
           d["layers"] = layers, d["representations"] = reps;
           d["backend"] = std::string(infoflow::backend_name(r.backend));
           d["seconds"] = r.seconds;
+          d["resampled_rows"] = r.resampled_rows;
+          d["input_entropy"] = r.input_entropy_nats;
           return d;
         },
         "model"_a, "inputs"_a, "labels"_a.none(), "beta"_a, "samples_per_input"_a, "mc_queries"_a,
         "mc_samples_per_center"_a, "target_stderr"_a, "noisy_last_layer"_a, "input_weights"_a.none(), "seed"_a,
         "backend"_a, "threads"_a, "control_variate"_a, "estimate"_a, "bin_size"_a, "num_bins"_a,
-        "cluster_radius"_a);
+        "cluster_radius"_a, "resample_inputs"_a = "none", "clip_at_zero"_a = false, "bias_correction"_a = false,
+        "bounds"_a = false);
 
   m.def("measure_layer",
         [](Array samples, std::size_t samples_per_input, Array clean, std::optional<Labels> labels, double beta,
            std::size_t mc_queries, std::size_t mc_samples_per_center, double target_stderr,
            std::optional<Array> input_weights, std::uint64_t seed, const std::string& backend, int threads,
-           bool control_variate, bool estimate, double bin_size, std::size_t num_bins, double cluster_radius) {
+           bool control_variate, bool estimate, double bin_size, std::size_t num_bins, double cluster_radius,
+           bool clip_at_zero, bool bias_correction, bool bounds) {
           const infoflow::CheckpointOptions opt =
               checkpoint_options(beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr, false,
                                  input_weights, seed, backend, threads, control_variate, estimate, bin_size,
-                                 num_bins, cluster_radius);
+                                 num_bins, cluster_radius, "none", clip_at_zero, bias_correction, bounds);
           const auto s = matrix_view(samples, "samples");
           const auto c = matrix_view(clean, "clean");
           const auto y = *labels_span(labels);
@@ -558,5 +568,6 @@ NB_MODULE(_infoflow, m) {
         },
         "samples"_a, "samples_per_input"_a, "clean"_a, "labels"_a.none(), "beta"_a, "mc_queries"_a,
         "mc_samples_per_center"_a, "target_stderr"_a, "input_weights"_a.none(), "seed"_a, "backend"_a, "threads"_a,
-        "control_variate"_a, "estimate"_a, "bin_size"_a, "num_bins"_a, "cluster_radius"_a);
+        "control_variate"_a, "estimate"_a, "bin_size"_a, "num_bins"_a, "cluster_radius"_a,
+        "clip_at_zero"_a = false, "bias_correction"_a = false, "bounds"_a = false);
 }

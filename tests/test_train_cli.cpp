@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "cli_fixture.hpp"
+#include "test_util.hpp"
 #include "infoflow/information_plane.hpp"
 #include "infoflow/io.hpp"
 #include "infoflow/train.hpp"
@@ -155,6 +156,66 @@ TEST_F(TrainCli, MetricsAreMeasureCheckpointOfTheSavedNetwork) {
     EXPECT_EQ(num(row, "clusters"), static_cast<double>(x.clusters));
     same(num(row, "class_distance_ratio"), x.class_distance_ratio, "class distance ratio", l + 1);
   }
+}
+
+// The estimator's options reach every checkpoint: the authors' bootstrap resample and
+// clipping, the bias extrapolation and the pairwise bounds, each row again equal to
+// measure_checkpoint of the saved network with those options (on small custom data, so
+// that the bounds' (m K)^2 pairs stay cheap).
+TEST_F(TrainCli, EstimatorOptionsReachTheMetrics) {
+  const std::size_t m = 96, d = 4;
+  const std::vector<double> x = random_matrix(m, d, 11);
+  std::vector<double> y(m);
+  for (std::size_t i = 0; i < m; ++i) y[i] = x[i * d] > 0 ? 1 : 0;
+  io::write_npy((dir_ / "x.npy").string(), {x.data(), m, d});
+  io::write_npy((dir_ / "y.npy").string(), {y.data(), m, 1});
+  const fs::path out = dir_ / "options";
+  const CliResult r = run("train --inputs " + (dir_ / "x.npy").string() + " --labels " + (dir_ / "y.npy").string() +
+                          " --layers 4,6,3,2 --beta 0.05 --epochs 5 --track log:1 --samples-per-input 8 "
+                          "--mc-queries 1024 --backend cpu --seed 4 --resample-inputs bootstrap --clip-at-zero "
+                          "--bias-correction --bounds --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Table t = read_table(out / "metrics.csv");
+  ASSERT_EQ(t.size(), 2u);
+  const io::Matrix xs = io::read_matrix((out / "inputs.npy").string());
+  const io::Matrix ys = io::read_matrix((out / "labels.npy").string());
+  std::vector<std::int64_t> labels(ys.values.begin(), ys.values.end());
+  const Network net = load_network((out / "checkpoints" / "epoch_00005.safetensors").string());
+  CheckpointOptions opt;
+  MutualInformationOptions& o = opt.estimation;
+  o.beta = 0.05, o.samples_per_input = 8, o.mc_queries = 1024, o.seed = 4, o.compute.backend = Backend::Cpu;
+  o.resample_inputs = InputResample::Bootstrap, o.clip_at_zero = true, o.bias_correction = true, o.bounds = true;
+  const CheckpointMeasures c = measure_checkpoint(net, xs.view(), {labels.data(), labels.size()}, opt);
+  ASSERT_EQ(c.layers.size(), 2u);
+  EXPECT_LT(c.input_entropy_nats, std::log(static_cast<double>(m)) - 0.2);  // a bootstrap draw repeats inputs
+  for (std::size_t l = 0; l < 2; ++l) {
+    const LayerInformation& info = c.layers[l].information;
+    const std::pair<const char*, double> columns[] = {
+        {"I_XT_nats", info.I_XT_nats},           {"I_YT_nats", info.I_YT_nats},
+        {"numerical_error_nats", info.numerical_error_nats},
+        {"I_XT_bias_nats", info.I_XT_bias_nats}, {"I_XT_debiased_nats", info.I_XT_debiased_nats},
+        {"I_YT_bias_nats", info.I_YT_bias_nats}, {"I_YT_debiased_nats", info.I_YT_debiased_nats},
+        {"I_XT_lower_nats", info.I_XT_lower_nats}, {"I_XT_upper_nats", info.I_XT_upper_nats},
+        {"I_YT_lower_nats", info.I_YT_lower_nats}, {"I_YT_upper_nats", info.I_YT_upper_nats}};
+    for (const auto& [column, value] : columns) {
+      ASSERT_TRUE(std::isfinite(value)) << column << ", layer " << l + 1;
+      EXPECT_NEAR(num(t[l], column), value, 1e-8 * std::max(1.0, std::abs(value))) << column << ", layer " << l + 1;
+    }
+    EXPECT_GE(info.I_XT_nats, 0);  // clipped
+    EXPECT_LE(info.I_XT_lower_nats, info.I_XT_nats + 4 * info.I_XT_stderr_nats);
+    EXPECT_GE(info.I_XT_upper_nats, info.I_XT_nats - 4 * info.I_XT_stderr_nats);
+    // Every I(X;T) is at most H of the inputs the estimator saw (the draw's, below ln m).
+    EXPECT_LE(info.I_XT_nats, c.input_entropy_nats + 4 * info.I_XT_stderr_nats + info.numerical_error_nats);
+  }
+  const auto run_json = nlohmann::json::parse(slurp(out / "run.json"));
+  EXPECT_EQ(run_json["estimation"]["resample_inputs"], "bootstrap");
+  EXPECT_EQ(run_json["estimation"]["bias_correction"], true);
+  // Without the options the new columns are nan, and the options need an estimate.
+  EXPECT_NE(run("train --preset szt --epochs 1 --no-estimate --bounds --out " + (dir_ / "bad").string()).code, 0);
+  EXPECT_NE(run("train --preset szt --epochs 1 --samples-per-input 3 --bias-correction --out " +
+                (dir_ / "bad").string()).code, 0);
+  EXPECT_NE(run("train --preset szt --epochs 1 --resample-inputs jackknife --out " + (dir_ / "bad").string()).code, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
 }
 
 // The random-label control: the run trains on, writes and measures a seeded permutation

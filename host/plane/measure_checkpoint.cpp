@@ -62,6 +62,8 @@ CheckpointMeasures measure_checkpoint(const Network& net, MatrixView<double> inp
     o.layers.clear();  // every noisy layer, in order: layers[l - 1] below is layer l
     mi = mutual_information(net, inputs, labels, o);
     r.backend = mi.backend;
+    r.resampled_rows = std::move(mi.resampled_rows);
+    r.input_entropy_nats = mi.input_entropy_nats;
   } else {
     if (!labels.empty() && labels.size != inputs.rows) {
       throw InvalidArgument("labels have " + std::to_string(labels.size) + " entries for " +

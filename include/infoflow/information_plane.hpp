@@ -79,6 +79,10 @@ struct CheckpointMeasures {
   // The noise-free representations of every layer (representations()), rows x d_l.
   std::vector<std::vector<double>> representations;
   Backend backend = Backend::Cpu;  // the backend the estimates ran on
+  // As MutualInformationResult: with estimation.resample_inputs = Bootstrap, the row each
+  // entry was drawn from; H(X) of the inputs the estimator saw (the ceiling of I(X;T_l)).
+  std::vector<std::size_t> resampled_rows;
+  double input_entropy_nats = 0;
   double seconds = 0;
 };
 

@@ -533,7 +533,8 @@ def measure_checkpoint(model, inputs, labels=None, *, beta, samples_per_input=10
                        mc_queries=0, mc_samples_per_center=0, target_stderr=0.0,
                        activation=None, noisy_last_layer=False, input_weights=None, seed=0,
                        backend="auto", threads=0, control_variate=True, estimate=True,
-                       bin_size=None, num_bins=30, cluster_radius=2.0):
+                       bin_size=None, num_bins=30, cluster_radius=2.0, resample_inputs="none",
+                       clip_at_zero=False, bias_correction=False, bounds=False):
     """Everything ``infoflow train`` measures at a checkpoint, for one network state.
 
     For every noisy layer: I(X; T_l) and I(Y; T_l) by sample propagation (as
@@ -545,7 +546,7 @@ def measure_checkpoint(model, inputs, labels=None, *, beta, samples_per_input=10
 
     Parameters
     ----------
-    model, inputs, labels, beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr, activation, noisy_last_layer, input_weights, seed, backend, threads, control_variate
+    model, inputs, labels, beta, samples_per_input, mc_queries, mc_samples_per_center, target_stderr, activation, noisy_last_layer, input_weights, seed, backend, threads, control_variate, resample_inputs, clip_at_zero, bias_correction, bounds
         As for :func:`mutual_information` (every noisy layer is measured).
     estimate : bool, default True
         False: the baselines only (``train --no-estimate``); the SP fields are NaN.
@@ -573,7 +574,9 @@ def measure_checkpoint(model, inputs, labels=None, *, beta, samples_per_input=10
     r = _infoflow.measure_checkpoint(
         net, x, y, _arrays.positive("beta", beta), _arrays.count("samples_per_input", samples_per_input, 1),
         mcq, mcj, tse, bool(noisy_last_layer), iw, _arrays.seed_value(seed), _arrays.text("backend", backend),
-        _arrays.threads_value(threads), bool(control_variate), est, b, nb_, cr)
+        _arrays.threads_value(threads), bool(control_variate), est, b, nb_, cr,
+        _arrays.text("resample_inputs", resample_inputs), bool(clip_at_zero), bool(bias_correction), bool(bounds))
     return CheckpointMeasures(layers=[LayerMeasures(**layer) for layer in r["layers"]],
                               representations=r["representations"], backend=r["backend"],
-                              seconds=r["seconds"])
+                              seconds=r["seconds"], resampled_rows=list(r["resampled_rows"]),
+                              input_entropy=r["input_entropy"])

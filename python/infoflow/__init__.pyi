@@ -112,4 +112,8 @@ def measure_checkpoint(
     bin_size: Optional[float] = None,
     num_bins: int = 30,
     cluster_radius: float = 2.0,
+    resample_inputs: Literal["none", "bootstrap"] = "none",
+    clip_at_zero: bool = False,
+    bias_correction: bool = False,
+    bounds: bool = False,
 ) -> CheckpointMeasures: ...

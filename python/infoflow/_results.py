@@ -317,12 +317,18 @@ class CheckpointMeasures:
         The backend the estimates ran on.
     seconds : float
         Wall time.
+    resampled_rows : list of int
+        With ``resample_inputs="bootstrap"``, the input row each entry was drawn from.
+    input_entropy : float
+        H(X) of the inputs the estimator saw, the ceiling of every I(X; T_l).
     """
 
     layers: List[LayerMeasures]
     representations: list
     backend: str
     seconds: float
+    resampled_rows: list = field(default_factory=list)
+    input_entropy: float = float("nan")
 
     def __repr__(self):
         lines = ["CheckpointMeasures (nats)",

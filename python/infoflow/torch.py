@@ -92,6 +92,11 @@ class InformationTracker:
     estimate, bin_size, num_bins, cluster_radius
         As for :func:`infoflow.measure_checkpoint`: every measurement also gives the
         binned and clustering baselines of the noise-free representation.
+    clip_at_zero, bias_correction, bounds
+        As for :func:`infoflow.mutual_information`, for every tracked layer.
+    resample_inputs : {"none", "bootstrap"}
+        The authors' bootstrap resample of the inputs; only for a model the library runs
+        itself (below), since a duplicated input needs noisy passes of its own.
 
     How it measures
     ---------------
@@ -108,7 +113,8 @@ class InformationTracker:
 
     def __init__(self, model, layers=None, *, beta=None, samples_per_input=10, batch_size=1024,
                  mc_queries=0, target_stderr=0.0, seed=0, backend="auto", threads=0,
-                 estimate=True, bin_size=None, num_bins=30, cluster_radius=2.0):
+                 estimate=True, bin_size=None, num_bins=30, cluster_radius=2.0,
+                 resample_inputs="none", clip_at_zero=False, bias_correction=False, bounds=False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -125,7 +131,11 @@ class InformationTracker:
         self._plane_checked = _plane_options(bin_size, num_bins, cluster_radius, estimate)
         self.plane = dict(estimate=bool(estimate), bin_size=bin_size, num_bins=self._plane_checked[2],
                           cluster_radius=self._plane_checked[3])
-        self._layer_beta = beta
+        self.estimator = dict(clip_at_zero=bool(clip_at_zero), bias_correction=bool(bias_correction),
+                              bounds=bool(bounds))
+        self.resample_inputs = _arrays.text("resample_inputs", resample_inputs)
+        if self.resample_inputs not in ("none", "bootstrap"):
+            raise ValueError(f"resample_inputs must be 'none' or 'bootstrap', got {self.resample_inputs!r}")
         modules = dict(model.named_modules())
         if layers is None:
             layers = OrderedDict((n, m) for n, m in modules.items() if isinstance(m, GaussianNoise))
@@ -148,6 +158,9 @@ class InformationTracker:
             self.betas[name] = _arrays.positive(f"beta of layer {name!r}", b)
         self.history = []  # (step, {name: LayerMeasures}) for every measure(step=...)
         self._library_model = self._library_layout()
+        if self.resample_inputs != "none" and self._library_model is None:
+            raise ValueError("resample_inputs='bootstrap' needs a model infoflow runs itself (a Sequential of "
+                             "Linear, activation and GaussianNoise layers): each drawn entry needs its own passes")
 
     _ACTIVATIONS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Identity: "linear"}
 
@@ -248,7 +261,8 @@ class InformationTracker:
         if self._library_model is not None:
             model = [(_host64(lin.weight), _host64(lin.bias), act) for lin, act in self._library_model]
             r = measure_checkpoint(model, _host64(inputs.flatten(1)), labels, beta=next(iter(self.betas.values())),
-                                   samples_per_input=self.samples_per_input, **self.options, **self.plane)
+                                   samples_per_input=self.samples_per_input, resample_inputs=self.resample_inputs,
+                                   **self.options, **self.plane, **self.estimator)
             for name, layer in zip(self.layers, r.layers):
                 out[name] = layer
         else:
@@ -260,7 +274,8 @@ class InformationTracker:
                 r = _infoflow.measure_layer(
                     _host64(s.reshape(m * k, -1)), k, _host64(clean[name]), y, self.betas[name],
                     self.options["mc_queries"], 0, self.options["target_stderr"], None, self.options["seed"],
-                    self.options["backend"], self.options["threads"], True, *self._plane_checked)
+                    self.options["backend"], self.options["threads"], True, *self._plane_checked,
+                    **self.estimator)
                 r.pop("backend")
                 out[name] = LayerMeasures(**r)
         if step is not None:

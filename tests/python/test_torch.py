@@ -117,6 +117,35 @@ def test_tracker_agrees_with_mutual_information_on_the_same_weights():
         assert abs(a.I_YT - b.I_YT) < 4 * math.hypot(a.I_YT_stderr, b.I_YT_stderr), name
 
 
+def test_tracker_passes_the_estimator_options():
+    """bootstrap, clipping, bias correction and bounds: the tracker's numbers are
+    mutual_information's with the same options; a hooked model refuses the resample."""
+    net = _net()
+    x, y = _inputs()
+    opts = dict(resample_inputs="bootstrap", clip_at_zero=True, bias_correction=True, bounds=True)
+    got = InformationTracker(net, samples_per_input=8, mc_queries=2048, seed=4, **opts).measure(x, y)
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    model = [(l.weight, l.bias, a) for l, a in zip(linears, ["tanh", "tanh", "linear"])]
+    ref = infoflow.mutual_information(model, x.numpy(), y.numpy(), beta=0.1, samples_per_input=8,
+                                      mc_queries=2048, seed=4, **opts)
+    assert ref.input_entropy < math.log(64) - 0.1  # the draw repeats inputs
+    for a, b in zip(got.values(), ref.layers):
+        for f in ("I_XT", "I_YT", "I_XT_bias", "I_XT_debiased", "I_YT_debiased", "I_XT_lower", "I_XT_upper",
+                  "I_YT_lower", "I_YT_upper", "numerical_error"):
+            assert getattr(a, f) == getattr(b, f), f
+            assert getattr(a, f) is not None and math.isfinite(getattr(a, f)), f
+        assert a.I_XT >= 0 and a.I_YT >= 0
+    hooked = _net()
+    hooked[1] = _TanhByHand()
+    with pytest.raises(ValueError, match="bootstrap"):
+        InformationTracker(hooked, resample_inputs="bootstrap")
+    r = InformationTracker(hooked, samples_per_input=8, seed=4, bias_correction=True, bounds=True).measure(x, y)
+    for layer in r.values():
+        assert layer.I_XT_lower <= layer.I_XT + 4 * layer.I_XT_stderr
+        assert layer.I_XT_upper >= layer.I_XT - 4 * layer.I_XT_stderr
+        assert layer.I_XT_debiased == pytest.approx(layer.I_XT - layer.I_XT_bias, abs=1e-12)
+
+
 class _TanhByHand(nn.Module):
     """tanh, but not nn.Tanh: a module the tracker cannot hand to the library."""
 
