@@ -4,10 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
-namespace infoflow::cli {
+#include "cli/run.hpp"
 
-// The whole command line: parses argv, runs the chosen subcommand, returns the exit code.
-int run(int argc, char** argv);
+namespace infoflow::cli {
 
 class MpiSession;
 // The process's MPI session (inactive in a plain run): rank, communicator, checkpoint.

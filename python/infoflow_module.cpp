@@ -313,6 +313,8 @@ void bind_network(nb::module_& m) {
 
 }  // namespace
 
+void bind_cli(nb::module_& m);  // python/cli_entry.cpp: `python -m infoflow`
+
 NB_MODULE(_infoflow, m) {
   m.doc() = "Compiled core of the infoflow package; use the functions of `infoflow` instead.";
   nb::register_exception_translator(&translate_errors);
@@ -463,6 +465,7 @@ NB_MODULE(_infoflow, m) {
         "bounds"_a = false);
 
   bind_network(m);
+  bind_cli(m);
   m.def("mutual_information",
         [](const infoflow::Network& net, Array inputs, std::optional<Labels> labels, double beta,
            std::size_t samples_per_input, std::size_t mc_queries,
