@@ -22,7 +22,9 @@ void bind_cli(nb::module_& m) {
         std::vector<char*> argv;
         for (std::string& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
-        // As cli/main.cpp: `python -m infoflow` owns the process's BLAS calls.
+        // As cli/main.cpp: `python -m infoflow` owns the process's BLAS calls. In the wheel
+        // the module has its own OpenBLAS linked in (CMakeLists.txt), so a numpy in the
+        // same process keeps its threads either way.
         nb::gil_scoped_release release;  // nothing in a command calls back into Python
         infoflow::single_threaded_blas();
         return infoflow::cli::run(static_cast<int>(args.size()), argv.data());
