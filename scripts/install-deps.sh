@@ -13,6 +13,7 @@ packages=(
   libopenmpi-dev openmpi-bin                   # infoflow entropy/mi across processes and machines (mpirun)
   python3 python3-numpy python3-scipy python3-sklearn   # peers in bench/ and tests
   python3-dev python3-pip python3-pytest       # the Python package (pip install .) and its tests
+  python3-venv                                 # the wheel installed into a clean virtual environment (scripts/test-wheel.sh)
   python3-matplotlib                           # infoflow plot
   python3-torch                                # infoflow.torch and examples/mnist (CPU)
   clang libclang-rt-14-dev libomp-14-dev       # hardening: sanitizers, libFuzzer, TSan with Archer
