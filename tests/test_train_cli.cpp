@@ -370,5 +370,77 @@ TEST_F(TrainCli, PlotWritesTheFigures) {
   EXPECT_NE(run("plot " + out.string() + " --format bmp").code, 0);
 }
 
+// Several runs: a synthetic metrics.csv per run (2 epochs x 2 layers), values a + b*epoch + c*layer.
+class PlotRuns : public Cli {
+ protected:
+  static constexpr const char* kHeader =
+      "epoch,layer,width,I_XT_nats,I_XT_stderr_nats,I_YT_nats,I_YT_stderr_nats,h_T_nats,h_T_given_X_nats,"
+      "H_bin_nats,I_XT_bin_nats,I_YT_bin_nats,H_cluster_nats,clusters,class_distance_ratio,train_loss,test_loss,"
+      "train_acc,test_acc\n";
+  fs::path synthetic_run(const std::string& name, double a, const std::vector<int>& epochs = {1, 10}) const {
+    const fs::path d = dir_ / name;
+    fs::create_directories(d);
+    std::ostringstream csv;
+    csv.precision(17);
+    csv << kHeader;
+    for (const int e : epochs) {
+      for (const int l : {1, 2}) {
+        csv << e << "," << l << "," << (l == 1 ? 3 : 2);
+        for (int c = 3; c < 19; ++c) csv << "," << a + 0.5 * e + 0.25 * l + c;
+        csv << "\n";
+      }
+    }
+    std::ofstream(d / "metrics.csv") << csv.str();
+    return d;
+  }
+};
+
+TEST_F(PlotRuns, ArgumentsAreCheckedBeforeAnythingIsWritten) {
+  const std::string a = synthetic_run("a", 0).string(), b = synthetic_run("b", 1).string();
+  const std::string out = (dir_ / "out").string();
+  fs::create_directories(dir_ / "empty");
+  expect_error("plot " + a + " " + b, "2 runs need --out DIR");
+  expect_error("plot " + a + " " + (dir_ / "empty").string() + " --out " + out, "empty: no metrics.csv");
+  expect_error("plot " + a + " --band quartiles", "--band applies to several runs");
+  expect_error("plot " + a + " " + b + " --out " + out + " --band iqr", "unknown band 'iqr'");
+  expect_error("plot " + a + " " + b + " " + a + "/. --out " + out, "is given twice");
+  expect_error("plot " + a + " " + b + " --out " + b, "--out " + b + " is the run");
+  const std::string mine = file("mine.txt", "keep");
+  expect_error("plot " + a + " " + b + " --out " + mine, "exists and is not a directory");
+  EXPECT_EQ(slurp(mine), "keep");
+  expect_error("plot " + a + " " + b + " --out " + out + " --out " + out, "--out");
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(PlotRuns, SeveralRunsGiveTheMedianAndBandInSummaryCsv) {
+  if (std::system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null") != 0) GTEST_SKIP() << "no matplotlib";
+  const fs::path out = dir_ / "out";
+  const std::string runs =
+      synthetic_run("a", 0).string() + " " + synthetic_run("b", 4).string() + " " + synthetic_run("c", 1).string();
+  const CliResult r = run("plot " + runs + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Table s = read_table(out / "summary.csv");
+  ASSERT_EQ(s.size(), 2u * 2u * 16u);  // epochs x layers x value columns
+  for (const auto& row : s) {
+    // Offsets 0, 4, 1: the median run is c, the band runs a..b.
+    const double base = 0.5 * num(row, "epoch") + 0.25 * num(row, "layer");
+    const int c = 3 + static_cast<int>(&row - &s[0]) % 16;
+    EXPECT_DOUBLE_EQ(num(row, "median"), base + c + 1) << row.at("column");
+    EXPECT_DOUBLE_EQ(num(row, "low"), base + c) << row.at("column");
+    EXPECT_DOUBLE_EQ(num(row, "high"), base + c + 4) << row.at("column");
+    EXPECT_EQ(row.at("n_runs"), "3");
+    EXPECT_EQ(row.at("band"), "min-max");
+  }
+  for (const char* f : {"information_flow", "information_plane", "clustering", "training"}) {
+    EXPECT_GT(fs::file_size(out / (std::string(f) + ".png")), 1000u) << f;
+  }
+  // A run tracking other epochs is named, and the earlier result stays as it was.
+  const std::string before = slurp(out / "summary.csv");
+  const CliResult bad = run("plot " + runs + " " + synthetic_run("d", 2, {1, 20}).string() + " --out " + out.string());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("d/metrics.csv: tracks epochs 20"), std::string::npos) << bad.err;
+  EXPECT_EQ(slurp(out / "summary.csv"), before);
+}
+
 }  // namespace
 }  // namespace infoflow::testing

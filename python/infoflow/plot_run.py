@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Figures of an `infoflow train` run (run by `infoflow plot DIR`, or directly).
+"""Figures of an `infoflow train` run (run by `infoflow plot DIR`, or directly), or of
+several runs together (`infoflow plot RUN [RUN ...] --out DIR`, below).
 
 Reads DIR/metrics.csv, DIR/history.csv and DIR/run.json and writes into DIR/figures/:
   information_flow  I(X;T_l) per layer over epochs (log axis, +- 2 standard errors) beside
@@ -7,6 +8,13 @@ Reads DIR/metrics.csv, DIR/history.csv and DIR/run.json and writes into DIR/figu
   information_plane I(X;T_l) against I(Y;T_l), one track per layer, coloured by epoch
   clustering        cluster entropy and number of clusters of each layer over epochs
   training          noise-free loss and accuracy, train and test, every epoch
+
+Several runs (e.g. seeds) with --out DIR: the same figures (without the representations)
+with, for every curve, the median across runs and a band (min-max below 8 runs, the
+quartiles from 8 on; the legend says which), and DIR/summary.csv with the numbers drawn:
+epoch, layer, column, median, low, high, n_runs, band for every column of metrics.csv.
+The runs must share their layers and tracked epochs (aggregate_runs, usable without
+matplotlib).
 
 Needs only numpy and matplotlib; it does not import the compiled module, so it runs
 from the source tree as well as from an installed package.
@@ -108,10 +116,393 @@ def column(rows, key):
     return [num(r[key]) for r in rows]
 
 
+# ---------------------------------------------------------------------------------------
+# Several runs (`infoflow plot RUN [RUN ...] --out DIR`): the median and a band per curve.
+
+QUARTILE_RUNS = 8  # from this many runs on the band is the quartiles; below, min-max
+ID_COLUMNS = ("epoch", "layer", "width")
+HISTORY_AGGREGATED = ("train_loss", "test_loss", "train_acc", "test_acc")
+
+
+class Aggregate:
+    """The runs' metrics on their shared (layer, epoch) grid.
+
+    values[c]: array (runs, layers, epochs) of column c; median[c], low[c], high[c]:
+    arrays (layers, epochs) across the runs. A NaN in any run (e.g. an I column of a
+    --no-estimate run) makes that point's statistics NaN rather than a statistic of fewer
+    runs than n_runs says. history: the same for history.csv's loss and accuracy every
+    epoch (values/median/low/high keyed by column, plus "epoch"), or None when a run has
+    no history.csv.
+    """
+
+    def __init__(self, runs, band, epochs, layers, widths, columns, values, history, settings):
+        self.runs, self.band, self.epochs, self.layers = runs, band, epochs, layers
+        self.widths, self.columns, self.values = widths, columns, values
+        self.history, self.settings = history, settings
+        self.n_runs = len(runs)
+        self.median, self.low, self.high = {}, {}, {}
+        for c in columns:
+            self.median[c], self.low[c], self.high[c] = band_statistics(values[c], band)
+
+    def band_label(self):
+        return (f"band: min–max of {self.n_runs} runs" if self.band == "min-max"
+                else f"band: quartiles (25–75 %) of {self.n_runs} runs")
+
+
+def band_statistics(values, band):
+    """Median and band across axis 0: min-max, or the 25th and 75th percentiles (numpy's
+    linear interpolation)."""
+    import numpy as np
+    median = np.median(values, axis=0)
+    if band == "min-max":
+        return median, np.min(values, axis=0), np.max(values, axis=0)
+    return median, np.percentile(values, 25, axis=0), np.percentile(values, 75, axis=0)
+
+
+def strict_number(path, where, col, v):
+    """float(v), or an error naming where it is: a typo must not become a NaN in a median."""
+    try:
+        return float(v)
+    except ValueError:
+        raise RunError(path, f"{where}: {col} {v!r} is not a number") from None
+
+
+def describe(values, limit=6):
+    values = sorted(values)
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def read_run_metrics(run_dir):
+    """One run's metrics.csv as {(layer, epoch): row} with its header, checked to be a full
+    grid: every tracked epoch has a row for every layer, once."""
+    path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isfile(path):
+        raise RunError(run_dir, "no metrics.csv (not the --out directory of a completed `infoflow train` run)")
+    rows = read_csv(path, METRICS_COLUMNS, ("epoch", "layer"))
+    table = {}
+    for i, r in enumerate(rows):
+        key = (int(r["layer"]), int(r["epoch"]))
+        if key in table:
+            raise RunError(path, f"layer {key[0]} at epoch {key[1]} appears twice")
+        table[key] = r
+    layers = sorted({k[0] for k in table})
+    epochs = sorted({k[1] for k in table})
+    for l in layers:
+        for e in epochs:
+            if (l, e) not in table:
+                raise RunError(path, f"has no row for layer {l} at epoch {e} (a run measures every layer at every tracked epoch)")
+    with open(path, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    return path, header, table, layers, epochs
+
+
+def aggregate_runs(run_dirs, band="auto"):
+    """Reads the runs, checks that they share their layers (and widths) and tracked epochs,
+    and returns an Aggregate of every numeric column of metrics.csv that all runs have.
+
+    band: "min-max", "quartiles", or "auto" (min-max below QUARTILE_RUNS runs: with few
+    runs the quartiles would be interpolated between two or three of them). Runs that
+    differ are refused, naming the run and the difference, rather than aligned: a median
+    over a subset of runs at some epochs would draw as one curve."""
+    import numpy as np
+    if not run_dirs:
+        raise RunError("plot", "no run given")
+    if band == "auto":
+        band = "min-max" if len(run_dirs) < QUARTILE_RUNS else "quartiles"
+    if band not in ("min-max", "quartiles"):
+        raise RunError("plot", f"unknown band {band!r} (min-max, quartiles, auto)")
+    seen = {}
+    for d in run_dirs:
+        real = os.path.realpath(d)
+        if real in seen:
+            raise RunError(d, f"is given twice (also as {seen[real]}); each run counts once in the median")
+        seen[real] = d
+    runs = [read_run_metrics(d) for d in run_dirs]
+    ref_path, ref_header, ref_table, layers, epochs = runs[0]
+    widths = {l: ref_table[(l, epochs[0])]["width"] for l in layers}
+    for path, header, table, run_layers, run_epochs in runs[1:]:
+        if run_layers != layers:
+            raise RunError(path, f"has layers {describe(run_layers)}, but {ref_path} has {describe(layers)}; "
+                                 "the runs to aggregate must have the same network")
+        for l in layers:
+            if table[(l, run_epochs[0])]["width"] != widths[l]:
+                raise RunError(path, f"layer {l} has width {table[(l, run_epochs[0])]['width']}, but {widths[l]} in "
+                                     f"{ref_path}; the runs to aggregate must have the same network")
+        if run_epochs != epochs:
+            only_here = set(run_epochs) - set(epochs)
+            only_there = set(epochs) - set(run_epochs)
+            what = []
+            if only_here:
+                what.append(f"tracks epochs {describe(only_here)} that {ref_path} does not")
+            if only_there:
+                what.append(f"does not track epochs {describe(only_there)} that {ref_path} tracks")
+            raise RunError(path, f"{', and '.join(what)}; the runs to aggregate must track the same epochs "
+                                 "(the same --epochs and --track)")
+    columns = [c for c in ref_header if c not in ID_COLUMNS and all(c in r[1] for r in runs)]
+    values = {}
+    for c in columns:
+        v = np.empty((len(runs), len(layers), len(epochs)))
+        for i, (path, _, table, _, _) in enumerate(runs):
+            for j, l in enumerate(layers):
+                for k, e in enumerate(epochs):
+                    v[i, j, k] = strict_number(path, f"layer {l} at epoch {e}", c, table[(l, e)][c])
+        values[c] = v
+    history = aggregate_history(run_dirs, band)
+    settings = []
+    for d in run_dirs:
+        p = os.path.join(d, "run.json")
+        settings.append(read_json(p) if os.path.isfile(p) else {})
+    return Aggregate(list(run_dirs), band, epochs, layers, widths, columns, values, history, settings)
+
+
+def aggregate_history(run_dirs, band):
+    """Loss and accuracy every epoch across runs, from history.csv; None when a run has none
+    (the training figure then uses the tracked epochs of metrics.csv)."""
+    import numpy as np
+    paths = [os.path.join(d, "history.csv") for d in run_dirs]
+    if not all(os.path.isfile(p) for p in paths):
+        return None
+    ref_epochs = None
+    values = {c: [] for c in HISTORY_AGGREGATED}
+    for p in paths:
+        rows = read_csv(p, HISTORY_COLUMNS)
+        epochs = [int(r["epoch"]) for r in rows]
+        if ref_epochs is None:
+            ref_epochs, ref_path = epochs, p
+        elif epochs != ref_epochs:
+            raise RunError(p, f"has epochs {epochs[0]}..{epochs[-1]} ({len(epochs)} rows), but {ref_path} has "
+                              f"{ref_epochs[0]}..{ref_epochs[-1]} ({len(ref_epochs)} rows); the runs to aggregate "
+                              "must train for the same epochs")
+        for c in HISTORY_AGGREGATED:
+            values[c].append([strict_number(p, f"line {i + 2}", c, r[c]) for i, r in enumerate(rows)])
+    out = {"epoch": np.array(ref_epochs, dtype=float), "values": {}, "median": {}, "low": {}, "high": {}}
+    for c in HISTORY_AGGREGATED:
+        v = np.array(values[c])
+        out["values"][c] = v
+        out["median"][c], out["low"][c], out["high"][c] = band_statistics(v, band)
+    return out
+
+
+SUMMARY_COLUMNS = ("epoch", "layer", "column", "median", "low", "high", "n_runs", "band")
+
+
+def summary_rows(agg):
+    """summary.csv's rows: one per tracked epoch x layer x aggregated column, in that order."""
+    rows = []
+    for k, e in enumerate(agg.epochs):
+        for j, l in enumerate(agg.layers):
+            for c in agg.columns:
+                rows.append((e, l, c, float(agg.median[c][j, k]), float(agg.low[c][j, k]),
+                             float(agg.high[c][j, k]), agg.n_runs, agg.band))
+    return rows
+
+
+def write_summary(path, agg):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(SUMMARY_COLUMNS)
+        for e, l, c, med, lo, hi, n, band in summary_rows(agg):
+            # repr: the shortest text that reads back as the same double
+            w.writerow((e, l, c, repr(med), repr(lo), repr(hi), n, band))
+
+
+def common_setting(settings, *keys):
+    """A run.json value shared by every run, or None when a run lacks it or they differ."""
+    found = []
+    for s in settings:
+        v = s
+        for k in keys:
+            if not isinstance(v, dict) or k not in v:
+                return None
+            v = v[k]
+        found.append(v)
+    return found[0] if found and all(v == found[0] for v in found) else None
+
+
+def plot_runs(run_dirs, out_dir, formats, band="auto"):
+    """The figures of several runs (median line, band) and summary.csv, written into out_dir.
+
+    Everything is read and checked before out_dir is touched, and the files are drawn under
+    temporary names and renamed into place only when all are drawn: a failure leaves no
+    new file in out_dir (and no out_dir that this call created)."""
+    if not out_dir:
+        raise RunError("--out", "empty value")
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise RunError(out_dir, "exists and is not a directory (--out names the folder for the figures and summary.csv)")
+    agg = aggregate_runs(run_dirs, band)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch
+    import numpy as np
+
+    names = ["information_flow", "information_plane", "clustering", "training"]
+    finals = [os.path.join(out_dir, f"{n}.{f}") for n in names for f in formats]
+    finals.append(os.path.join(out_dir, "summary.csv"))
+    for path in finals:
+        if os.path.lexists(path) and (os.path.islink(path) or not stat.S_ISREG(os.lstat(path).st_mode)):
+            raise RunError(path, "is not a regular file; plot replaces only the files it writes")
+    created = not os.path.exists(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise RunError(out_dir, f"cannot be created ({e.strerror or e})") from None
+    staged = []  # (temporary, final)
+    done = False
+
+    def tmp_for(path):
+        d, base = os.path.split(path)
+        return os.path.join(d, f".{base}.infoflow-tmp-{os.getpid()}")
+
+    try:
+        seeds = [s.get("training", {}).get("seed") if isinstance(s.get("training"), dict) else None
+                 for s in agg.settings]
+        beta = common_setting(agg.settings, "training", "beta")
+        activation = common_setting(agg.settings, "network", "activation")
+        alpha = common_setting(agg.settings, "training", "orthonormal_alpha")
+        title = f"median of {agg.n_runs} runs"
+        if all(isinstance(s, int) for s in seeds):
+            title += " (seeds " + ", ".join(str(s) for s in seeds) + ")"
+        if activation:
+            title += f", {activation}"
+        if isinstance(beta, (int, float)):
+            title += f", beta = {beta:g}"
+        if isinstance(alpha, (int, float)) and alpha > 0:
+            title += f", orthonormal alpha = {alpha:g}"
+        bin_size = common_setting(agg.settings, "estimation", "bin_size")
+        radius = common_setting(agg.settings, "estimation", "cluster_radius")
+        inputs = common_setting(agg.settings, "data", "inputs")
+        ln_m = math.log(inputs) if isinstance(inputs, int) and inputs > 0 else None
+        cmap = plt.get_cmap("viridis")
+        colors = {l: cmap(i / max(1, len(agg.layers) - 1)) for i, l in enumerate(agg.layers)}
+        ep = np.array(agg.epochs, dtype=float)
+        band_patch = Patch(color="gray", alpha=0.3, label=agg.band_label())
+
+        def save(fig, name):
+            for f in formats:
+                path = os.path.join(out_dir, f"{name}.{f}")
+                tmp = tmp_for(path)
+                staged.append((tmp, path))
+                fig.savefig(tmp, dpi=130, bbox_inches="tight", format=f)
+            plt.close(fig)
+
+        def curves(ax, col, ylabel, log_y=False):
+            if col not in agg.columns:
+                ax.text(0.5, 0.5, f"no {col} in these runs", ha="center", va="center", transform=ax.transAxes)
+                return
+            if ln_m and col.startswith(("I_XT", "H_")):
+                ax.axhline(ln_m, color="gray", ls="--", lw=0.8)
+            for j, l in enumerate(agg.layers):
+                ax.plot(ep, agg.median[col][j], "-o", ms=2.5, color=colors[l], label=f"layer {l} (d={agg.widths[l]})")
+                ax.fill_between(ep, agg.low[col][j], agg.high[col][j], color=colors[l], alpha=0.2, lw=0)
+            ax.set_xscale("log")
+            if log_y:
+                ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+
+        def legend(ax, **kw):
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles + [band_patch], labels + [band_patch.get_label()], fontsize=7, **kw)
+
+        # 1. Information over epochs: sample propagation, binning, clustering.
+        fig, axes = plt.subplots(2, 3, figsize=(17, 9), sharex=True)
+        panels = [("I_XT_nats", "I(X;T_l), sample propagation"),
+                  ("H_bin_nats", "binning H(Bin(S_l))" + (f", bin size {bin_size:g}" if isinstance(bin_size, (int, float)) else "")),
+                  ("H_cluster_nats", "cluster entropy of S_l" + (f" (linkage < {radius:g})" if isinstance(radius, (int, float)) else "")),
+                  ("I_YT_nats", "I(Y;T_l), sample propagation"),
+                  ("I_XT_bin_nats", "I(X;Bin(S_l)), 30 bins over the observed range"),
+                  ("I_YT_bin_nats", "I(Y;Bin(S_l)), 30 bins over the observed range")]
+        for ax, (col, name) in zip(axes.flat, panels):
+            curves(ax, col, "nats")
+            ax.set_title(name, fontsize=10)
+        legend(axes[0, 0], loc="lower left")
+        fig.suptitle(title)
+        save(fig, "information_flow")
+
+        # 2. The information plane: medians, coloured by epoch, with the band as cross bars.
+        fig, ax = plt.subplots(figsize=(8, 6))
+        norm = LogNorm(vmin=max(1.0, ep.min()), vmax=max(2.0, ep.max()))
+        sc = None
+        for j, l in enumerate(agg.layers):
+            x, y = agg.median["I_XT_nats"][j], agg.median["I_YT_nats"][j]
+            xerr = np.vstack([x - agg.low["I_XT_nats"][j], agg.high["I_XT_nats"][j] - x])
+            yerr = np.vstack([y - agg.low["I_YT_nats"][j], agg.high["I_YT_nats"][j] - y])
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor=colors[l], alpha=0.25, lw=0.7)
+            ax.plot(x, y, "-", color=colors[l], lw=0.8, alpha=0.7)
+            sc = ax.scatter(x, y, c=ep, cmap="plasma", norm=norm, s=16, zorder=3)
+            ax.annotate(f"L{l}", (x[-1], y[-1]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        if sc is not None:
+            fig.colorbar(sc, ax=ax, label="epoch")
+        ax.set_xlabel("I(X;T) [nats], median")
+        ax.set_ylabel("I(Y;T) [nats], median")
+        ax.set_title(f"information plane, {title}\nbars: {agg.band_label()[6:]}", fontsize=10)
+        ax.grid(alpha=0.3)
+        save(fig, "information_plane")
+
+        # 3. Clustering over epochs.
+        fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+        curves(axes[0], "H_cluster_nats", "cluster entropy [nats]")
+        curves(axes[1], "clusters", "number of clusters", log_y=True)
+        curves(axes[2], "class_distance_ratio", "same-class / different-class mean distance")
+        legend(axes[0], loc="best")
+        fig.suptitle("clustering of the noise-free representations, " + title)
+        save(fig, "clustering")
+
+        # 4. Loss and accuracy (every epoch from history.csv, else at the tracked epochs).
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+        for i, (split, color) in enumerate((("train", "C0"), ("test", "C1"))):
+            for ax, what in zip(axes, ("loss", "acc")):
+                col = f"{split}_{what}"
+                if agg.history is not None:
+                    x, h = agg.history["epoch"], agg.history
+                    med, lo, hi = h["median"][col], h["low"][col], h["high"][col]
+                else:
+                    x, med, lo, hi = ep, agg.median[col][0], agg.low[col][0], agg.high[col][0]
+                ax.plot(x, med, color=color, label=split)
+                ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+        axes[0].set_ylabel("cross-entropy [nats]")
+        axes[0].set_yscale("log")
+        axes[1].set_ylabel("accuracy")
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            legend(ax)
+        fig.suptitle("training (noise-free evaluation), " + title)
+        save(fig, "training")
+
+        summary = os.path.join(out_dir, "summary.csv")
+        staged.append((tmp_for(summary), summary))
+        write_summary(staged[-1][0], agg)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        done = True
+    except OSError as e:
+        raise RunError(getattr(e, "filename", None) or out_dir, f"cannot be written ({e.strerror or e})") from None
+    finally:
+        if not done:
+            for tmp, _ in staged:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        if not done and created:
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                pass
+    return finals
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dir", help="the --out directory of `infoflow train`")
+    p.add_argument("dir", nargs="+", help="the --out directory of `infoflow train` (several: aggregate them)")
     p.add_argument("--format", default="png", help="png, svg, pdf, or a comma-separated list")
+    p.add_argument("--out", help="with several runs: the folder for the aggregated figures and summary.csv")
+    p.add_argument("--band", default="auto", choices=("auto", "min-max", "quartiles"),
+                   help=f"the band around the median of several runs (auto: min-max below {QUARTILE_RUNS} runs)")
     a = p.parse_args(argv)
     try:
         import matplotlib
@@ -125,6 +516,13 @@ def main(argv=None):
     for f in formats:
         if f not in ("png", "svg", "pdf"):
             sys.exit(f"plot_run: error: unknown format '{f}' (png, svg, pdf)")
+    if len(a.dir) > 1 or a.out is not None:
+        if a.out is None:
+            sys.exit(f"plot_run: error: {len(a.dir)} runs need --out DIR (the folder for their aggregated figures)")
+        for path in plot_runs(a.dir, a.out, formats, a.band):
+            print(path)
+        return 0
+    a.dir = a.dir[0]
     metrics_path = os.path.join(a.dir, "metrics.csv")
     if not os.path.isfile(metrics_path):
         sys.exit(f"plot_run: error: {metrics_path} not found (not a completed `infoflow train` run)")
@@ -157,6 +555,8 @@ def main(argv=None):
     inputs = setting("data", "inputs", kind=int)
     ln_m = math.log(inputs) if inputs and inputs > 0 else None
     out_dir = os.path.join(a.dir, "figures")
+    if not out_dir:
+        raise RunError("--out", "empty value")
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
         raise RunError(out_dir, "exists and is not a directory")
     try:
