@@ -199,7 +199,8 @@ def read_run_metrics(run_dir):
 
 def aggregate_runs(run_dirs, band="auto"):
     """Reads the runs, checks that they share their layers (and widths) and tracked epochs,
-    and returns an Aggregate of every numeric column of metrics.csv that all runs have.
+    and returns an Aggregate of every numeric column of metrics.csv that all runs have and
+    at least one run measured (not NaN everywhere).
 
     band: "min-max", "quartiles", or "auto" (min-max below QUARTILE_RUNS runs: with few
     runs the quartiles would be interpolated between two or three of them). Runs that
@@ -248,6 +249,9 @@ def aggregate_runs(run_dirs, band="auto"):
                 for k, e in enumerate(epochs):
                     v[i, j, k] = strict_number(path, f"layer {l} at epoch {e}", c, table[(l, e)][c])
         values[c] = v
+    # A column no run measured (the bounds without --bounds, say) is not a result to summarise.
+    columns = [c for c in columns if not np.isnan(values[c]).all()]
+    values = {c: values[c] for c in columns}
     history = aggregate_history(run_dirs, band)
     settings = []
     for d in run_dirs:

@@ -134,6 +134,13 @@ def test_a_nan_in_one_run_makes_that_point_nan(tmp_path):
     assert np.isfinite(np.delete(r.ravel(), 2)).all()
 
 
+def test_a_column_no_run_measured_is_left_out(tmp_path):
+    dirs, _ = random_runs(tmp_path, 2, nan_at=(slice(None), slice(None), slice(None)))
+    agg = plot_run.aggregate_runs([str(d) for d in dirs])
+    assert "class_distance_ratio" not in agg.columns and "class_distance_ratio" not in agg.median
+    assert agg.columns == [c for c in VALUE_COLUMNS if c != "class_distance_ratio"]
+
+
 def test_history_is_aggregated_every_epoch(tmp_path):
     rng = np.random.default_rng(5)
     hist = rng.uniform(size=(3, 12, 5))  # runs x epochs x (noisy_batch_loss, train_loss, test_loss, train_acc, test_acc)
