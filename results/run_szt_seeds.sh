@@ -6,7 +6,7 @@
 # checkpoints: 37 distinct epochs) so that the 15 runs fit in about an hour of one busy
 # core; each estimate's standard error is in metrics.csv, and K = 50 leaves a larger
 # plug-in bias in h(T|X) for layers >= 2 than run_szt.sh's K (docs/method.md#plug-in-bias).
-# Kept per run: metrics.csv, history.csv, run.json (checkpoints and representations are
+# Kept per run: metrics.csv, history.csv.gz, run.json (checkpoints and representations are
 # deleted to keep the repository small; rerun to get them).
 # Usage: results/run_szt_seeds.sh [infoflow binary] [seeds...]
 set -euo pipefail
@@ -24,7 +24,11 @@ for seed in "${seeds[@]}"; do
       orthonormal) extra=(--beta 0.005 --orthonormal) ;;
     esac
     out=results/szt_seeds/${setting}_seed$seed
+    # Made anew: train --force replaces only a directory of its own files, and the
+    # gzipped history below is not one of them.
+    rm -rf "$out"
     "$bin" train "${common[@]}" "${extra[@]}" --seed "$seed" --threads "${INFOFLOW_THREADS:-0}" --out "$out"
     rm -rf "$out/checkpoints" "$out/representations" "$out"/inputs.npy "$out"/labels.npy "$out"/test_mask.npy
+    gzip -9n "$out/history.csv"
   done
 done

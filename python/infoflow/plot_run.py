@@ -21,6 +21,7 @@ from the source tree as well as from an installed package.
 """
 import argparse
 import csv
+import gzip
 import json
 import math
 import os
@@ -40,11 +41,22 @@ METRICS_COLUMNS = ("epoch", "layer", "width", "I_XT_nats", "I_XT_stderr_nats", "
 HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
+def history_file(run_dir):
+    """DIR/history.csv, else DIR/history.csv.gz, else None."""
+    for name in ("history.csv", "history.csv.gz"):
+        p = os.path.join(run_dir, name)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
 def read_csv(path, columns, integer_columns=("epoch",)):
     """The rows of one of train's CSV files, checked: the columns plot needs, one value
     per column on every line, whole numbers where train writes them."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # A .gz is read as its text: committed runs keep their every-epoch history gzipped.
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -264,8 +276,8 @@ def aggregate_history(run_dirs, band):
     """Loss and accuracy every epoch across runs, from history.csv; None when a run has none
     (the training figure then uses the tracked epochs of metrics.csv)."""
     import numpy as np
-    paths = [os.path.join(d, "history.csv") for d in run_dirs]
-    if not all(os.path.isfile(p) for p in paths):
+    paths = [history_file(d) for d in run_dirs]
+    if not all(paths):
         return None
     ref_epochs = None
     values = {c: [] for c in HISTORY_AGGREGATED}
@@ -531,8 +543,8 @@ def main(argv=None):
     if not os.path.isfile(metrics_path):
         sys.exit(f"plot_run: error: {metrics_path} not found (not a completed `infoflow train` run)")
     metrics = read_csv(metrics_path, METRICS_COLUMNS, ("epoch", "layer"))
-    history_path = os.path.join(a.dir, "history.csv")
-    history = read_csv(history_path, HISTORY_COLUMNS) if os.path.isfile(history_path) else []
+    history_path = history_file(a.dir)
+    history = read_csv(history_path, HISTORY_COLUMNS) if history_path else []
     run_path = os.path.join(a.dir, "run.json")
     run = read_json(run_path) if os.path.isfile(run_path) else {}
     layers = by_layer(metrics)

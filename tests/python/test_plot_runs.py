@@ -7,6 +7,7 @@ tests need neither the compiled module nor, for the function tests, matplotlib o
 """
 
 import csv
+import gzip
 import importlib.util
 import os
 import pathlib
@@ -152,6 +153,14 @@ def test_history_is_aggregated_every_epoch(tmp_path):
         np.testing.assert_array_equal(agg.history["median"][c], np.median(hist[:, :, i + 1], axis=0))
         np.testing.assert_array_equal(agg.history["low"][c], hist[:, :, i + 1].min(axis=0))
         np.testing.assert_array_equal(agg.history["high"][c], hist[:, :, i + 1].max(axis=0))
+    # A gzipped history (as the committed seed runs keep it) is read as its text.
+    gz = tmp_path / "r1" / "history.csv"
+    with open(gz, "rb") as f_in, gzip.open(str(gz) + ".gz", "wb") as f_out:
+        f_out.write(f_in.read())
+    gz.unlink()
+    again = plot_run.aggregate_runs(dirs)
+    for c in ("train_loss", "test_acc"):
+        np.testing.assert_array_equal(again.history["median"][c], agg.history["median"][c])
     # A run trained for fewer epochs is named.
     write_run(tmp_path / "r2", values, history=hist[2][:10])
     with pytest.raises(plot_run.RunError, match=r"r2/history.csv: has epochs 1..10"):
