@@ -312,6 +312,16 @@ def load_network(path, activation=None):
     return _infoflow.load_network(path, act)
 
 
+def _mc_budget(mc_queries, mc_samples_per_center, target_stderr):
+    """The Monte Carlo budget of the estimators, checked: at most one of the three is set."""
+    mcq = _arrays.count("mc_queries", mc_queries, 0)
+    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
+    tse = _arrays.non_negative("target_stderr", target_stderr)
+    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
+        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    return mcq, mcj, tse
+
+
 def _network(model, activation):
     if isinstance(model, _infoflow.Network):
         if activation is not None:
@@ -429,11 +439,7 @@ def mutual_information(model, inputs, labels=None, *, beta, samples_per_input=10
     x = _arrays.as_matrix("inputs", inputs)
     y = _arrays.as_labels("labels", labels)
     iw = _arrays.as_vector("input_weights", input_weights)
-    mcq = _arrays.count("mc_queries", mc_queries, 0)
-    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
-    tse = _arrays.non_negative("target_stderr", target_stderr)
-    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
-        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    mcq, mcj, tse = _mc_budget(mc_queries, mc_samples_per_center, target_stderr)
     r = _infoflow.mutual_information(
         net, x, y, _arrays.positive("beta", beta),
         _arrays.count("samples_per_input", samples_per_input, 1), mcq, mcj, tse,
@@ -509,11 +515,7 @@ def sample_information(samples, beta, labels=None, *, samples_per_input=None, mc
         x = x.contiguous()
     y = _arrays.as_labels("labels", labels)
     iw = _arrays.as_vector("input_weights", input_weights)
-    mcq = _arrays.count("mc_queries", mc_queries, 0)
-    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
-    tse = _arrays.non_negative("target_stderr", target_stderr)
-    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
-        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    mcq, mcj, tse = _mc_budget(mc_queries, mc_samples_per_center, target_stderr)
     r = _infoflow.sample_information(
         x, k, y, _arrays.positive("beta", beta), mcq, mcj, tse, iw, _arrays.seed_value(seed),
         _arrays.text("backend", backend), _arrays.threads_value(threads), bool(control_variate),
@@ -565,11 +567,7 @@ def measure_checkpoint(model, inputs, labels=None, *, beta, samples_per_input=10
     x = _arrays.as_matrix("inputs", inputs)
     y = _arrays.as_labels("labels", labels)
     iw = _arrays.as_vector("input_weights", input_weights)
-    mcq = _arrays.count("mc_queries", mc_queries, 0)
-    mcj = _arrays.count("mc_samples_per_center", mc_samples_per_center, 0)
-    tse = _arrays.non_negative("target_stderr", target_stderr)
-    if (mcq > 0) + (mcj > 0) + (tse != 0) > 1:
-        raise ValueError("give at most one of mc_queries, mc_samples_per_center, target_stderr")
+    mcq, mcj, tse = _mc_budget(mc_queries, mc_samples_per_center, target_stderr)
     est, b, nb_, cr = _plane_options(bin_size, num_bins, cluster_radius, estimate)
     r = _infoflow.measure_checkpoint(
         net, x, y, _arrays.positive("beta", beta), _arrays.count("samples_per_input", samples_per_input, 1),
