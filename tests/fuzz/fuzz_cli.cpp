@@ -26,7 +26,7 @@
 
 #include "cli/commands.hpp"
 #include "infoflow/network.hpp"
-#include "io/matrix_file.hpp"
+#include "infoflow/io.hpp"
 
 namespace {
 
