@@ -1,30 +1,29 @@
 // Backward pass of the mixture log-density: the gradients of L = sum_i grad_i log g(q_i)
 // with respect to queries, centres, weights and sigma, streamed over the same pairs as the
-// forward pass without forming the m x n matrix (memory O((m + n) d)).
+// forward pass without forming the m x n matrix (memory O((m + n) d)). Each backend runs
+// the sweep of host/backward_sweep.hpp; the scalar one (the reference) is here.
 //
-// Numerics: float64 throughout, direct differences q - c (never the ||q||^2 - 2 q.c +
-// ||c||^2 expansion, which cancels at small sigma), every pair evaluated (no pruning: the
-// forward's proven bound is on the sum, not on the gradient's weighted sums).
-//
-// Two passes, each deterministic whatever the thread count:
-//  1. over query blocks: per query the softmax sums S_i = sum_j exp(e_ij - L_i),
+// Two sweeps, each deterministic whatever the thread count:
+//  1. queries own, centres are swept: per query the softmax sums S_i = sum_j exp(e_ij - L_i),
 //     sum_j exp(e_ij - L_i) (q_i - c_j) and sum_j exp(e_ij - L_i) ||q_i - c_j||^2, with
 //     L_i the forward's log-sum-exp as the shift. Dividing by S_i normalises them exactly,
 //     so the float32 forward's error (up to 1e-5 (1 + |L_i|), docs/method.md#sigma-units-
 //     and-float32-accuracy) does not reach the gradient, and L_i + log S_i is the float64
-//     log-sum-exp the second pass needs. One exp per pair: the shift is already close to
+//     log-sum-exp the second sweep needs. One exp per pair: the shift is already close to
 //     the maximum, so no running maximum is kept.
-//  2. over centre blocks (only when centre or weight gradients are asked for): each centre
-//     gathers its sums over all queries with the refined L_i. A thread owns its centres'
-//     accumulators, so no per-thread copies of the n x d gradient and no reduction order.
+//  2. centres own, queries are swept (only when centre or weight gradients are asked
+//     for): each centre gathers its sums over all queries with the refined L_i. A thread
+//     owns its centres' accumulators, so no per-thread copies of the n x d gradient and no
+//     reduction order.
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "backward_sweep.hpp"
 #include "infoflow/infoflow.hpp"
 #include "lse_dispatch.hpp"
 
@@ -32,11 +31,10 @@ namespace infoflow {
 
 namespace {
 
-// Centers per tile in pass 1 and queries per block in pass 2: a tile of rows stays in L1/L2
-// while the other side's block sweeps it.
-constexpr std::size_t kQueryBlock = 16;
-constexpr std::size_t kCenterTile = 64;
-constexpr std::size_t kCenterBlock = 16;
+// Owners per block and swept rows per tile in the scalar sweep: a tile of swept rows stays
+// in L1/L2 while the block's owners pass over it.
+constexpr std::size_t kOwnerBlock = 16;
+constexpr std::size_t kSweptTile = 64;
 
 // A caller's log_density this far (in nats) from the float64 value is not the forward of
 // these inputs: past a few hundred the shifted exponentials overflow or lose every term.
@@ -72,7 +70,69 @@ void check_finite(Span<const double> v, std::size_t m, const char* what) {
   }
 }
 
+void run_sweep(Backend b, const detail::BackwardSweep& s) {
+  switch (b) {
+    case Backend::Cuda:
+      detail::backward_sweep_cuda(s);
+      return;
+    default:
+      detail::backward_sweep_reference(s);
+  }
+}
+
 }  // namespace
+
+namespace detail {
+
+void backward_sweep_reference(const BackwardSweep& p) {
+  const std::size_t d = p.d, blocks = (p.n_owners + kOwnerBlock - 1) / kOwnerBlock;
+  const double alpha = 1 / (2 * p.sigma * p.sigma), inv_s = 1 / p.sigma, inv_s2 = inv_s * inv_s;
+  const int nt = p.threads > 0 ? p.threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<double> acc(kOwnerBlock * d), s(kOwnerBlock), b(kOwnerBlock);
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t blk = 0; blk < blocks; ++blk) {
+      const std::size_t o0 = blk * kOwnerBlock, o1 = std::min(p.n_owners, o0 + kOwnerBlock);
+      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(s.begin(), s.end(), 0.0);
+      std::fill(b.begin(), b.end(), 0.0);
+      for (std::size_t j0 = 0; j0 < p.n_swept; j0 += kSweptTile) {
+        const std::size_t j1 = std::min(p.n_swept, j0 + kSweptTile);
+        for (std::size_t o = o0; o < o1; ++o) {
+          const double shift = p.b_owner != nullptr ? p.b_owner[o] : 0.0;
+          if (shift == -HUGE_VAL) continue;
+          const double* xo = p.owners + o * d;
+          double* a = acc.data() + (o - o0) * d;
+          double so = 0, bo = 0;
+          for (std::size_t j = j0; j < j1; ++j) {
+            const double* xs = p.swept + j * d;
+            const double dist2 = squared_distance(xo, xs, d);
+            const double e = p.a_swept[j] + shift - alpha * dist2;
+            if (!(e >= kMinExponent)) continue;
+            const double t = (p.f_swept != nullptr ? p.f_swept[j] : 1.0) * std::exp(e);
+            so += t;
+            bo += t * dist2;
+            if (p.A != nullptr) {
+              for (std::size_t k = 0; k < d; ++k) a[k] += t * (xo[k] - xs[k]);
+            }
+          }
+          s[o - o0] += so;
+          b[o - o0] += bo;
+        }
+      }
+      for (std::size_t o = o0; o < o1; ++o) {
+        p.S[o] = s[o - o0];
+        if (p.B != nullptr) p.B[o] = b[o - o0] * inv_s2;
+        if (p.A != nullptr) {
+          for (std::size_t k = 0; k < d; ++k) p.A[o * d + k] = acc[(o - o0) * d + k] * inv_s;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 double log_density_backward(MatrixView<double> queries, MatrixView<double> centers,
                             Span<const double> weights, double sigma, Span<const double> log_density,
@@ -96,120 +156,67 @@ double log_density_backward(MatrixView<double> queries, MatrixView<double> cente
   check_out(out.queries, m * d, "the queries' gradient");
   check_out(out.centers, n * d, "the centres' gradient");
   check_out(out.weights, n, "the weights' gradient");
+  const Backend backend = resolve_backend(opt.backend);
 
-  const double alpha = 1 / (2 * sigma * sigma), inv_s2 = 1 / (sigma * sigma);
   const double log_norm = 0.5 * static_cast<double>(d) * std::log(2 * M_PI * sigma * sigma);
   std::vector<double> log_w(n), w(n);
   for (std::size_t j = 0; j < n; ++j) {
     w[j] = weights.empty() ? 1.0 / static_cast<double>(n) : weights[j];
     log_w[j] = std::log(w[j]);  // -inf for a zero weight: its terms are exp(-inf) = 0
   }
-  const double* q = queries.data;
-  const double* c = centers.data;
-  const int nt = opt.threads > 0 ? opt.threads : omp_get_max_threads();
 
-  // ---- pass 1: per query ----
-  std::vector<double> lse(m), sigma_part(m, 0.0);
-  std::atomic<long long> bad_query{-1};
-  const std::size_t query_blocks = (m + kQueryBlock - 1) / kQueryBlock;
-#pragma omp parallel num_threads(nt)
-  {
-    std::vector<double> acc(kQueryBlock * d), s(kQueryBlock), b(kQueryBlock);
-#pragma omp for schedule(dynamic, 1)
-    for (std::size_t blk = 0; blk < query_blocks; ++blk) {
-      const std::size_t i0 = blk * kQueryBlock, i1 = std::min(m, i0 + kQueryBlock);
-      std::fill(acc.begin(), acc.end(), 0.0);
-      std::fill(s.begin(), s.end(), 0.0);
-      std::fill(b.begin(), b.end(), 0.0);
-      for (std::size_t j0 = 0; j0 < n; j0 += kCenterTile) {
-        const std::size_t j1 = std::min(n, j0 + kCenterTile);
-        for (std::size_t i = i0; i < i1; ++i) {
-          if (grad[i] == 0) continue;  // contributes nothing anywhere
-          const double* qi = q + i * d;
-          const double shift = log_density[i] + log_norm;
-          double* a = acc.data() + (i - i0) * d;
-          double si = 0, bi = 0;
-          for (std::size_t j = j0; j < j1; ++j) {
-            const double* cj = c + j * d;
-            const double dist2 = squared_distance(qi, cj, d);
-            const double t = std::exp(log_w[j] - alpha * dist2 - shift);
-            if (t == 0) continue;
-            si += t;
-            bi += t * dist2;
-            for (std::size_t k = 0; k < d; ++k) a[k] += t * (qi[k] - cj[k]);
-          }
-          s[i - i0] += si;
-          b[i - i0] += bi;
-        }
-      }
-      for (std::size_t i = i0; i < i1; ++i) {
-        const double* a = acc.data() + (i - i0) * d;
-        if (grad[i] == 0) {
-          lse[i] = 0;
-          if (!out.queries.empty()) std::fill_n(out.queries.data + i * d, d, 0.0);
-          continue;
-        }
-        const double si = s[i - i0];
-        const double log_s = std::log(si);
-        if (!(std::abs(log_s) <= kMaxShiftError)) {
-          long long expected = -1;
-          bad_query.compare_exchange_strong(expected, static_cast<long long>(i));
-          lse[i] = 0;
-          continue;
-        }
-        lse[i] = log_density[i] + log_norm + log_s;
-        sigma_part[i] = grad[i] * (b[i - i0] / si * inv_s2 / sigma - static_cast<double>(d) / sigma);
-        if (!out.queries.empty()) {
-          double* gq = out.queries.data + i * d;
-          const double f = -grad[i] / si * inv_s2;
-          for (std::size_t k = 0; k < d; ++k) gq[k] = f * a[k];
-        }
-      }
+  // ---- sweep 1: queries own ----
+  std::vector<double> shift(m), s(m), b(m);
+  for (std::size_t i = 0; i < m; ++i) {
+    // A query whose upstream gradient is 0 contributes nothing anywhere: skipped.
+    shift[i] = grad[i] == 0 ? -HUGE_VAL : -(log_density[i] + log_norm);
+  }
+  detail::BackwardSweep s1;
+  s1.owners = queries.data, s1.n_owners = m, s1.swept = centers.data, s1.n_swept = n, s1.d = d;
+  s1.sigma = sigma, s1.a_swept = log_w.data(), s1.b_owner = shift.data();
+  s1.S = s.data(), s1.B = b.data(), s1.A = out.queries.empty() ? nullptr : out.queries.data;
+  s1.threads = opt.threads, s1.cuda_device = opt.cuda_device;
+  run_sweep(backend, s1);
+
+  std::vector<double> lse(m, 0.0);
+  double grad_sigma = 0;  // summed in query order: the same bits for every thread count
+  for (std::size_t i = 0; i < m; ++i) {
+    if (grad[i] == 0) {
+      if (!out.queries.empty()) std::fill_n(out.queries.data + i * d, d, 0.0);
+      continue;
+    }
+    const double log_s = std::log(s[i]);
+    if (!(std::abs(log_s) <= kMaxShiftError)) {
+      throw InvalidArgument("log_density[" + std::to_string(i) + "] = " + std::to_string(log_density[i]) +
+                            " is not the log-density of query " + std::to_string(i) +
+                            " under these centres, weights and sigma: pass the values log_density "
+                            "returned for the same inputs");
+    }
+    lse[i] = log_density[i] + log_norm + log_s;
+    grad_sigma += grad[i] * (b[i] / s[i] - static_cast<double>(d)) / sigma;
+    if (!out.queries.empty()) {
+      double* gq = out.queries.data + i * d;
+      const double f = -grad[i] / (s[i] * sigma);
+      for (std::size_t k = 0; k < d; ++k) gq[k] *= f;
     }
   }
-  if (bad_query >= 0) {
-    const auto i = static_cast<std::size_t>(bad_query.load());
-    throw InvalidArgument("log_density[" + std::to_string(i) + "] = " + std::to_string(log_density[i]) +
-                          " is not the log-density of query " + std::to_string(i) +
-                          " under these centres, weights and sigma: pass the values log_density "
-                          "returned for the same inputs");
-  }
-  double grad_sigma = 0;
-  for (std::size_t i = 0; i < m; ++i) grad_sigma += sigma_part[i];  // fixed order
 
-  // ---- pass 2: per centre ----
+  // ---- sweep 2: centres own ----
   if (out.centers.empty() && out.weights.empty()) return grad_sigma;
-  const std::size_t center_blocks = (n + kCenterBlock - 1) / kCenterBlock;
-#pragma omp parallel num_threads(nt)
-  {
-    std::vector<double> acc(kCenterBlock * d), gw(kCenterBlock);
-#pragma omp for schedule(dynamic, 1)
-    for (std::size_t blk = 0; blk < center_blocks; ++blk) {
-      const std::size_t j0 = blk * kCenterBlock, j1 = std::min(n, j0 + kCenterBlock);
-      std::fill(acc.begin(), acc.end(), 0.0);
-      std::fill(gw.begin(), gw.end(), 0.0);
-      for (std::size_t i = 0; i < m; ++i) {
-        if (grad[i] == 0) continue;
-        const double* qi = q + i * d;
-        for (std::size_t j = j0; j < j1; ++j) {
-          const double* cj = c + j * d;
-          const double dist2 = squared_distance(qi, cj, d);
-          // Without log w_j: d log g / d w_j = exp(-alpha dist2) / sum, defined for w_j = 0 too.
-          const double kern = std::exp(-alpha * dist2 - lse[i]);
-          if (kern == 0) continue;
-          gw[j - j0] += grad[i] * kern;
-          const double t = grad[i] * w[j] * kern * inv_s2;
-          if (t == 0) continue;
-          double* a = acc.data() + (j - j0) * d;
-          for (std::size_t k = 0; k < d; ++k) a[k] += t * (qi[k] - cj[k]);
-        }
-      }
-      for (std::size_t j = j0; j < j1; ++j) {
-        if (!out.centers.empty()) {
-          std::copy_n(acc.data() + (j - j0) * d, d, out.centers.data + j * d);
-        }
-        if (!out.weights.empty()) out.weights[j] = gw[j - j0];
-      }
+  // Without log w_j: d log g / d w_j = exp(-alpha dist2) / sum, defined for w_j = 0 too.
+  std::vector<double> a2(m), gw(n);
+  for (std::size_t i = 0; i < m; ++i) a2[i] = -lse[i];
+  detail::BackwardSweep s2;
+  s2.owners = centers.data, s2.n_owners = n, s2.swept = queries.data, s2.n_swept = m, s2.d = d;
+  s2.sigma = sigma, s2.a_swept = a2.data(), s2.f_swept = grad.data;
+  s2.S = out.weights.empty() ? gw.data() : out.weights.data;
+  s2.A = out.centers.empty() ? nullptr : out.centers.data;
+  s2.threads = opt.threads, s2.cuda_device = opt.cuda_device;
+  run_sweep(backend, s2);
+  if (!out.centers.empty()) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const double f = -w[j] / sigma;
+      for (std::size_t k = 0; k < d; ++k) out.centers.data[j * d + k] *= f;
     }
   }
   return grad_sigma;

@@ -378,9 +378,9 @@ NB_MODULE(_infoflow, m) {
   // are allocated only for the gradients asked for.
   m.def("log_density_backward",
         [](Array queries, Array centers, double sigma, std::optional<Array> weights, Array log_density,
-           Array grad, bool want_queries, bool want_centers, bool want_weights, int threads) {
-          infoflow::ComputeOptions opt;
-          opt.threads = threads;
+           Array grad, bool want_queries, bool want_centers, bool want_weights, int threads,
+           const std::string& backend) {
+          const auto opt = compute_options(backend, threads, 0.0);
           const auto q = matrix_view(queries, "queries"), c = matrix_view(centers, "centers");
           const auto w = vector_view(weights, "weights");
           const auto ld = vector_view(log_density, "log_density");
@@ -413,7 +413,8 @@ NB_MODULE(_infoflow, m) {
           return nb::make_tuple(wrap(gq, q.rows, q.cols), wrap(gc, c.rows, c.cols), w_out, grad_sigma);
         },
         "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "log_density"_a, "grad"_a,
-        "want_queries"_a, "want_centers"_a, "want_weights"_a, "threads"_a);
+        "want_queries"_a, "want_centers"_a, "want_weights"_a, "threads"_a, "backend"_a = "auto");
+
 
   m.def("log_density_device",
         [](DeviceArray queries, DeviceArray centers, double sigma, std::optional<Array> weights) {

@@ -3,7 +3,7 @@
 #   1. every kernels/*.cu compiles for sm_90 with the build's CUDA flags (CMakeLists.txt,
 #      Release), and ptxas -v reports per kernel: registers, spill bytes, static shared memory;
 #   2. FAILS if a hot kernel (every lse_gaussian_kernel instantiation, list_tiles_kernel,
-#      bias_act_noise_kernel) spills (stores or loads > 0), or if any kernel's static
+#      bias_act_noise_kernel, every backward_sweep_kernel instantiation) spills (stores or loads > 0), or if any kernel's static
 #      shared memory exceeds 48 KiB (the static limit; more needs dynamic shared memory;
 #      ptxas 13.0 already refuses it, and the table shows how close each kernel is);
 #   3. bench/sass_model.py --check: FAILS if the dense kernel's tile loop got longer than
@@ -56,7 +56,7 @@ status=0
 "$PYTHON" - "$tmp" <<'EOF' || status=1
 import glob, os, re, subprocess, sys
 
-HOT = ("lse_gaussian_kernel<", "list_tiles_kernel<", "bias_act_noise_kernel(")
+HOT = ("lse_gaussian_kernel<", "list_tiles_kernel<", "bias_act_noise_kernel(", "backward_sweep_kernel<")
 STATIC_SMEM_LIMIT = 48 * 1024
 rows = []
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.ptxas"))):

@@ -2,6 +2,7 @@
 // reports itself unusable and refuses work, so callers need no #ifdefs.
 #include <string>
 
+#include "backward_sweep.hpp"
 #include "lse_implementations.hpp"
 
 namespace infoflow::detail {
@@ -19,6 +20,10 @@ bool cuda_device_usable(std::string* reason) {
 
 void lse_cuda(const LseProblemF32& /*p*/, SegmentsView /*segments*/, double* /*out*/,
               const ProgressFn& /*progress*/) {
+  throw ResourceError(std::string("CUDA backend unavailable: ") + kReason);
+}
+
+void backward_sweep_cuda(const BackwardSweep& /*p*/, std::size_t /*max_split_rows*/) {
   throw ResourceError(std::string("CUDA backend unavailable: ") + kReason);
 }
 

@@ -320,6 +320,7 @@ class _LogDensity(torch.autograd.Function):
         ctx.sigma = s
         ctx.sigma_like = (sigma.dtype, sigma.device, sigma.shape) if torch.is_tensor(sigma) else None
         ctx.threads = threads
+        ctx.backend = backend
         return values.to(device=queries.device, dtype=out_dtype)
 
     @staticmethod
@@ -332,7 +333,7 @@ class _LogDensity(torch.autograd.Function):
         gq, gc, gw, gs = _infoflow.log_density_backward(
             _host64(queries), _host64(centers), ctx.sigma,
             None if weights is None else _host64(weights), values.numpy(), _host64(grad),
-            bool(want_q), bool(want_c), bool(want_w), ctx.threads)
+            bool(want_q), bool(want_c), bool(want_w), ctx.threads, ctx.backend)
 
         def like(g, x):
             return torch.from_numpy(g).reshape(x.shape).to(device=x.device, dtype=x.dtype)
@@ -363,11 +364,11 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
     (when a tensor), without the m x n matrix: memory O((m + n) d) in both passes.
 
     Forward: :func:`infoflow.log_density` with every pair evaluated (``tolerance=0``).
-    Backward: the library's ``log_density_backward``, float64 on the CPU (CUDA tensors are
-    copied to the host and the gradients back), two streaming passes (per query, then per
-    centre), no pruning; each query's softmax weights are renormalised there in float64,
-    so the gradient is that of the exact float64 log-density. Double backward is not
-    supported (it raises).
+    Backward: the library's ``log_density_backward`` on the same backend (cpu: all cores;
+    cuda: the GPU kernels, tensors passing through host memory), float64, two streaming
+    passes (per query, then per centre), no pruning; each query's softmax weights are
+    renormalised there in float64, so the gradient is that of the exact float64
+    log-density. Double backward is not supported (it raises).
 
     Parameters
     ----------
@@ -383,8 +384,8 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
         with every w_j free, d log g(y_i) / d w_j = N(y_i; c_j, sigma^2 I) / g(y_i), which
         is finite for w_j = 0; parameterise by a softmax to stay on the simplex.
     backend, threads
-        As for :func:`infoflow.log_density` (the forward pass); ``threads`` also sets the
-        backward pass's CPU threads (0: all cores).
+        As for :func:`infoflow.log_density`, for both passes (``threads``: CPU threads, 0
+        all cores).
 
     Returns
     -------
