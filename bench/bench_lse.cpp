@@ -77,4 +77,46 @@ BENCHMARK_CAPTURE(BM_LogSumExp, reference, infoflow::Backend::Reference)
 
 }  // namespace
 
+// log_density_backward, every gradient (queries, centres, weights, sigma): both sweeps.
+// pairs/s counts each query-centre pair once per call, as the forward's does (the call
+// visits every pair twice, once per sweep). The data and sigma are the forward's above;
+// the forward runs once, outside the timing. Arguments: n = m, d, threads (0 = all).
+void BM_Backward(benchmark::State& state, infoflow::Backend backend) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto d = static_cast<std::size_t>(state.range(1));
+  if (backend == infoflow::Backend::Cuda && !infoflow::cuda_available()) {
+    state.SkipWithError(("no CUDA device: " + infoflow::cuda_unavailable_reason()).c_str());
+    return;
+  }
+  const Data x = make_data(n, d);
+  const double sigma = 0.1;
+  std::vector<double> ld(n), grad(n, 1.0), gq(n * d), gc(n * d), gw(n);
+  infoflow::ComputeOptions opt;
+  opt.backend = backend;
+  opt.threads = static_cast<int>(state.range(2));
+  opt.tolerance = 0;
+  infoflow::ComputeOptions fwd = opt;
+  fwd.backend = infoflow::Backend::Cpu;
+  infoflow::log_density({x.queries.data(), n, d}, {x.centers.data(), n, d}, {}, sigma, {ld.data(), n}, fwd);
+  for (auto _ : state) {
+    const double gs = infoflow::log_density_backward(
+        {x.queries.data(), n, d}, {x.centers.data(), n, d}, {}, sigma, {ld.data(), n}, {grad.data(), n},
+        {{gq.data(), gq.size()}, {gc.data(), gc.size()}, {gw.data(), gw.size()}}, opt);
+    benchmark::DoNotOptimize(gs);
+    benchmark::DoNotOptimize(gq.data());
+  }
+  state.counters["pairs/s"] = benchmark::Counter(static_cast<double>(n) * n * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+
+void BackwardShapes(benchmark::internal::Benchmark* b) {
+  for (std::int64_t d : {1, 4, 10, 16, 64}) b->Args({8000, d, 0});
+  b->Args({8000, 10, 1});  // thread scaling
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+BENCHMARK_CAPTURE(BM_Backward, cpu, infoflow::Backend::Cpu)->Apply(BackwardShapes);
+BENCHMARK_CAPTURE(BM_Backward, cuda, infoflow::Backend::Cuda)->Apply(BackwardShapes);
+// The scalar sweep (the cpu backward before it was vectorised, now the reference).
+BENCHMARK_CAPTURE(BM_Backward, reference, infoflow::Backend::Reference)->Apply(BackwardShapes);
+
 BENCHMARK_MAIN();

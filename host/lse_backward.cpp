@@ -72,11 +72,14 @@ void check_finite(Span<const double> v, std::size_t m, const char* what) {
 
 void run_sweep(Backend b, const detail::BackwardSweep& s) {
   switch (b) {
+    case Backend::Reference:
+      detail::backward_sweep_reference(s);
+      return;
     case Backend::Cuda:
       detail::backward_sweep_cuda(s);
       return;
     default:
-      detail::backward_sweep_reference(s);
+      detail::backward_sweep_cpu(s);
   }
 }
 

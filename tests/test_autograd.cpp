@@ -255,6 +255,22 @@ TEST_P(BackwardBackend, RejectsValuesThatAreNotTheForward) {
 INSTANTIATE_TEST_SUITE_P(Backends, BackwardBackend, ::testing::Values(Backend::Cpu, Backend::Cuda),
                          testing::param_name);
 
+TEST(LogDensityBackward, EverySimdTargetMatchesTheReference) {
+  for (std::size_t d : {1u, 3u, 10u}) {
+    const Problem p = awkward_problem(29, 70, d, 0.6, 500 + static_cast<unsigned>(d));
+    const auto ld = forward(p);
+    const Grads want = backward(p, ld, 0, Backend::Reference);
+    testing::on_every_simd_target([&](const char* target) {
+      const Grads got = backward(p, ld, 0, Backend::Cpu);
+      SCOPED_TRACE(::testing::Message() << target << " d " << d);
+      expect_close(got.q, want.q, 1e-13, "queries");
+      expect_close(got.c, want.c, 1e-13, "centres");
+      expect_close(got.w, want.w, 1e-13, "weights");
+      EXPECT_NEAR(got.sigma, want.sigma, 1e-13 * std::abs(want.sigma));
+    });
+  }
+}
+
 // The CUDA sweep with the swept rows split across blocks (several launches' worth of
 // partial sums added in split order) against the reference sweep, and the same bits on
 // every run.
