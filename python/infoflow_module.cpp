@@ -415,6 +415,21 @@ NB_MODULE(_infoflow, m) {
         "queries"_a, "centers"_a, "sigma"_a, "weights"_a.none(), "log_density"_a, "grad"_a,
         "want_queries"_a, "want_centers"_a, "want_weights"_a, "threads"_a, "backend"_a = "auto");
 
+  m.def("monte_carlo_normals",
+        [](std::uint64_t seed, std::uint64_t row0, std::size_t rows, std::size_t d) {
+          if (d == 0 || rows > (std::size_t{1} << 40) / d) {
+            throw InvalidArgument("monte_carlo_normals: " + std::to_string(rows) + " rows of d = " +
+                                  std::to_string(d) + " is not a size one estimate draws");
+          }
+          std::unique_ptr<double[]> out(new double[rows * d > 0 ? rows * d : 1]);
+          {
+            nb::gil_scoped_release release;
+            infoflow::monte_carlo_normals(seed, row0, rows, d, {out.get(), rows * d});
+          }
+          nb::capsule owner(out.get(), [](void* p) noexcept { delete[] static_cast<double*>(p); });
+          return nb::ndarray<nb::numpy, double, nb::ndim<2>>(out.release(), {rows, d}, owner);
+        },
+        "seed"_a, "row0"_a, "rows"_a, "d"_a);
 
   m.def("log_density_device",
         [](DeviceArray queries, DeviceArray centers, double sigma, std::optional<Array> weights) {

@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "infoflow/infoflow.hpp"
 #include "rng/philox_normal.hpp"
 
 #ifndef INFOFLOW_NORMAL_ROWS_ONCE
@@ -156,5 +158,19 @@ void standard_normal_rows(std::uint64_t seed, std::uint64_t first_row, std::size
                           double* out) {
   rng::normal_rows(seed, rng::Stream::Public, first_row, rows, cols, out);
 }
+
+void monte_carlo_normals(std::uint64_t seed, std::uint64_t row0, std::size_t rows, std::size_t d, Span<double> out) {
+  if (d == 0) throw InvalidArgument("monte_carlo_normals: d must be >= 1");
+  if (rows > (std::uint64_t{1} << 40) || row0 > (std::uint64_t{1} << 40) - rows) {
+    throw InvalidArgument("monte_carlo_normals: rows " + std::to_string(row0) + " + " + std::to_string(rows) +
+                          " reach past the 2^40 rows one estimate may use");
+  }
+  if (rows > out.size / d || out.size != rows * d) {
+    throw InvalidArgument("monte_carlo_normals: out has " + std::to_string(out.size) + " entries, expected " +
+                          std::to_string(rows) + " x " + std::to_string(d));
+  }
+  rng::normal_rows(seed, rng::Stream::MonteCarloQueries, row0, rows, d, out.data);
+}
+
 }  // namespace infoflow
 #endif  // HWY_ONCE

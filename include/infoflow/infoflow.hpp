@@ -243,6 +243,14 @@ EntropyResult mixture_entropy_on_device(DeviceMatrixView centers, Span<const dou
 void standard_normal_rows(std::uint64_t seed, std::uint64_t first_row, std::size_t rows, std::size_t cols,
                           double* out);
 
+// The standard normals of mixture_entropy's Monte Carlo draws under `seed`: with K draws
+// per centre, draw g is y = c_{g / K} + sigma z_g, z_g row g of these (the same on every
+// backend, thread count and process count). Writes rows [row0, row0 + rows) into out
+// (rows x d, row-major), e.g. for a differentiable estimate from the same draws
+// (infoflow.torch.mixture_entropy). Throws InvalidArgument past row 2^40 or for a wrong size.
+void monte_carlo_normals(std::uint64_t seed, std::uint64_t row0, std::size_t rows, std::size_t d,
+                         Span<double> out);
+
 // Entropy of one component, (d/2) log(2 pi e sigma^2).
 double gaussian_entropy(std::size_t d, double sigma);
 

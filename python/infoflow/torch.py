@@ -15,8 +15,9 @@ its noise; T = S + beta Z; I(X; T) = h(T) - h(T|X) from those samples
 
 :func:`log_density` is the differentiable mixture log-density: its forward pass is
 :func:`infoflow.log_density`, its backward pass the library's streaming
-``log_density_backward``; neither forms the m x n matrix. :func:`entropy_bounds` gives the
-pairwise entropy bounds as differentiable tensors through the same two calls.
+``log_density_backward``; neither forms the m x n matrix. :func:`mixture_entropy` (the
+Monte Carlo entropy, from the library's own draws) and :func:`entropy_bounds` (the
+pairwise bounds) are differentiable through the same two calls.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from . import _plane_options, measure_checkpoint
 from ._results import LayerMeasures
 from . import log_density as _log_density_values
 
-__all__ = ["GaussianNoise", "InformationTracker", "log_density", "entropy_bounds", "EntropyBounds"]
+__all__ = ["GaussianNoise", "InformationTracker", "log_density", "mixture_entropy", "entropy_bounds",
+           "EntropyBounds"]
 
 
 class GaussianNoise(nn.Module):
@@ -364,11 +366,11 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
     (when a tensor), without the m x n matrix: memory O((m + n) d) in both passes.
 
     Forward: :func:`infoflow.log_density` with every pair evaluated (``tolerance=0``).
-    Backward: the library's ``log_density_backward`` on the same backend (cpu: all cores;
-    cuda: the GPU kernels, tensors passing through host memory), float64, two streaming
-    passes (per query, then per centre), no pruning; each query's softmax weights are
-    renormalised there in float64, so the gradient is that of the exact float64
-    log-density. Double backward is not supported (it raises).
+    Backward: the library's ``log_density_backward`` on the same backend (cpu: SIMD on
+    all cores; cuda: the GPU kernels, tensors passing through host memory), float64, two
+    streaming passes (per query, then per centre), no pruning; each query's softmax
+    weights are renormalised there in float64, so the gradient is that of the exact
+    float64 log-density. Double backward is not supported (it raises).
 
     Parameters
     ----------
@@ -407,6 +409,82 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
         dtype = torch.float64
     return _LogDensity.apply(q, c, w, sigma, _arrays.text("backend", backend),
                              _arrays.threads_value(threads), dtype)
+
+
+def _sigma_arg(sigma):
+    """sigma checked: a one-element tensor as it is (reshaped to 0-d), or a float."""
+    if torch.is_tensor(sigma):
+        if sigma.numel() != 1:
+            raise ValueError(f"sigma must be one number, got a tensor of shape {tuple(sigma.shape)}")
+        _arrays.positive("sigma", float(sigma))
+        return sigma.reshape(())
+    return _arrays.positive("sigma", sigma)
+
+
+def mixture_entropy(centers, sigma, samples_per_center=1, seed=0, weights=None, *, control_variate=True,
+                    backend="auto", threads=0):
+    """Differentiable Monte Carlo estimate of the mixture entropy h(g), from the library's draws.
+
+    For g = sum_i w_i N(c_i, sigma^2 I): K = ``samples_per_center`` reparameterised draws
+    y_ik = c_i + sigma z_ik per centre, with z the same Philox normals as
+    :func:`infoflow.mixture_entropy` makes for this ``seed`` (``infoflow._infoflow
+    .monte_carlo_normals``), and::
+
+        h = -sum_i w_i (1/K) sum_k log g(y_ik)
+
+    through :func:`log_density`. So the value is infoflow.mixture_entropy's for the same
+    seed, centres, sigma and control_variate (up to its float32 forward, 1e-5 (1 + |h|)),
+    and gradients flow to ``centers`` both through the draws and through the mixture, to
+    ``sigma`` (a tensor) both ways too, and to ``weights`` (a tensor; the partial derivative
+    with every w_i free, as :func:`log_density`'s). With the draws fixed by the seed, the
+    gradient is the pathwise (reparameterisation) estimate: unbiased for the gradient of
+    the true h, with a Monte Carlo error that falls as 1/sqrt(n K). Change the seed between
+    training steps for fresh noise. Memory O(n K d); no n x nK matrix in either pass.
+
+    Parameters
+    ----------
+    centers : torch.Tensor, shape (n, d) or (n,)
+    sigma : float or torch.Tensor (one element), > 0
+    samples_per_center : int, default 1
+    seed : int, default 0
+    weights : torch.Tensor, shape (n,), optional
+        As for :func:`log_density`; default uniform.
+    control_variate : bool, default True
+        Subtract (|z|^2 - d)/2 from each draw's -log g(y), as infoflow.mixture_entropy
+        does: it has mean 0 and does not depend on the centres or sigma, so it lowers the
+        value's Monte Carlo error and leaves the gradient exactly as it is.
+    backend, threads
+        As for :func:`log_density`.
+
+    Returns
+    -------
+    torch.Tensor
+        0-d, in nats, in ``centers``' floating dtype (float64 for integer centres), on its device.
+    """
+    c = _as_tensor("centers", centers)
+    if c.dim() == 1:
+        c = c.reshape(-1, 1)
+    if c.dim() != 2 or c.shape[0] == 0 or c.shape[1] == 0:
+        raise ValueError(f"centers must be a non-empty (n, d) or (n,) tensor, got shape {tuple(c.shape)}")
+    k = _arrays.count("samples_per_center", samples_per_center, 1)
+    seed = _arrays.seed_value(seed)
+    n, d = c.shape
+    dtype = c.dtype if c.dtype.is_floating_point else torch.float64
+    c = c.to(dtype)
+    s = _sigma_arg(sigma)
+    z = _infoflow.monte_carlo_normals(seed, 0, n * k, d)
+    zt = torch.from_numpy(z).to(device=c.device, dtype=dtype)
+    y = c.repeat_interleave(k, dim=0) + (s.to(dtype) if torch.is_tensor(s) else s) * zt
+    ld = log_density(y, c, s, weights, backend=backend, threads=threads)
+    if weights is None:
+        h = -ld.mean()
+    else:
+        w = _as_tensor("weights", weights)
+        h = -(w.to(ld.dtype).repeat_interleave(k) * ld).sum() / k
+    if control_variate:
+        cv = 0.5 * ((zt * zt).sum(1) - d).to(h.dtype)  # per draw; a constant for autograd
+        h = h - (cv.mean() if weights is None else (w.detach().to(h.dtype).repeat_interleave(k) * cv).sum() / k)
+    return h
 
 
 EntropyBounds = namedtuple("EntropyBounds", ["lower", "upper"])
