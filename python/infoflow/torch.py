@@ -301,6 +301,17 @@ class InformationTracker:
         return {n: torch.cat(v) for n, v in captured.items()}
 
 
+def _eager(fn):
+    """fn run as one opaque step under torch.compile (torch >= 2.1: torch.compiler.disable).
+
+    The library calls and their NumPy conversions cannot be traced; marked so, a compiled
+    caller breaks its graph at them and compiles the torch code around them, instead of
+    tracing into NumPy. Older PyTorch has no compiler: fn itself.
+    """
+    disable = getattr(getattr(torch, "compiler", None), "disable", None)
+    return disable(fn) if disable is not None else fn
+
+
 def _host64(x):
     """A float64 C-contiguous NumPy view of a tensor's values (no copy when it already is one)."""
     return x.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
@@ -348,6 +359,12 @@ class _LogDensity(torch.autograd.Function):
                 like(gc, centers) if want_c else None,
                 like(gw, weights) if want_w else None,
                 gsigma, None, None, None)
+
+
+# What a compiled caller runs eagerly: the autograd Function whose forward and backward
+# are library calls, and the draws. Everything else here is torch operations.
+_apply_log_density = _eager(_LogDensity.apply)
+_monte_carlo_normals = _eager(_infoflow.monte_carlo_normals)
 
 
 def _as_tensor(name, x):
@@ -407,8 +424,8 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
     dtype = torch.promote_types(q.dtype, c.dtype)
     if not dtype.is_floating_point:
         dtype = torch.float64
-    return _LogDensity.apply(q, c, w, sigma, _arrays.text("backend", backend),
-                             _arrays.threads_value(threads), dtype)
+    return _apply_log_density(q, c, w, sigma, _arrays.text("backend", backend),
+                              _arrays.threads_value(threads), dtype)
 
 
 def _sigma_arg(sigma):
@@ -472,7 +489,7 @@ def mixture_entropy(centers, sigma, samples_per_center=1, seed=0, weights=None, 
     dtype = c.dtype if c.dtype.is_floating_point else torch.float64
     c = c.to(dtype)
     s = _sigma_arg(sigma)
-    z = _infoflow.monte_carlo_normals(seed, 0, n * k, d)
+    z = _monte_carlo_normals(seed, 0, n * k, d)
     zt = torch.from_numpy(z).to(device=c.device, dtype=dtype)
     y = c.repeat_interleave(k, dim=0) + (s.to(dtype) if torch.is_tensor(s) else s) * zt
     ld = log_density(y, c, s, weights, backend=backend, threads=threads)

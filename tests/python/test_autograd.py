@@ -408,3 +408,25 @@ def test_monte_carlo_normals_are_the_estimate_draws():
     assert abs(whole.mean()) < 0.5 and 0.5 < whole.std() < 1.5
     with pytest.raises(ValueError):
         _infoflow.monte_carlo_normals(0, 2**40, 1, 3)
+
+
+# ---- torch.compile -------------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(torch, "compile"),
+                    reason=f"torch.compile needs PyTorch >= 2; this is PyTorch {torch.__version__}")
+def test_functions_inside_torch_compile():
+    from infoflow.torch import entropy_bounds, mixture_entropy
+
+    def step(c, s):
+        b = entropy_bounds(c, s)
+        return b.upper + 0.5 * b.lower + mixture_entropy(c, s, 2, 3) + log_density(c[:5] + 0.1, c, s).sum()
+
+    _, c, _, _ = problem(2, 30, 3, seed=12)
+    results = []
+    for fn in (step, torch.compile(step)):
+        x = c.clone().requires_grad_()
+        s = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+        value = fn(x, s)
+        results.append((value.detach(),) + torch.autograd.grad(value, [x, s]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
