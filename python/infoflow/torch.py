@@ -23,6 +23,7 @@ pairwise bounds) are differentiable through the same two calls.
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict, namedtuple
 
 import torch
@@ -127,7 +128,7 @@ class InformationTracker:
         self.options = dict(mc_queries=_arrays.count("mc_queries", mc_queries, 0),
                             target_stderr=_arrays.non_negative("target_stderr", target_stderr),
                             seed=_arrays.seed_value(seed), backend=_arrays.text("backend", backend),
-                            threads=_arrays.threads_value(threads))
+                            threads=_threads(threads))
         self.seed = self.options["seed"]
         # Checked now; measure_checkpoint takes bin_size None for 10 beta, measure_layer 0.
         self._plane_checked = _plane_options(bin_size, num_bins, cluster_radius, estimate)
@@ -301,6 +302,17 @@ class InformationTracker:
         return {n: torch.cat(v) for n, v in captured.items()}
 
 
+def _threads(threads):
+    """threads checked, with 0 (all cores) made explicit.
+
+    Importing PyTorch sets OpenMP's default team size for the process to PyTorch's own
+    thread count (Debian's PyTorch 1.13 on this project's 2-core machines: 1), and the
+    library's 0 means that default: left as 0, every call would run on one core.
+    """
+    t = _arrays.threads_value(threads)
+    return t if t > 0 else max(1, min(len(os.sched_getaffinity(0)), 1024))
+
+
 def _eager(fn):
     """fn run as one opaque step under torch.compile (torch >= 2.1: torch.compiler.disable).
 
@@ -425,7 +437,7 @@ def log_density(queries, centers, sigma, weights=None, *, backend="auto", thread
     if not dtype.is_floating_point:
         dtype = torch.float64
     return _apply_log_density(q, c, w, sigma, _arrays.text("backend", backend),
-                              _arrays.threads_value(threads), dtype)
+                              _threads(threads), dtype)
 
 
 def _sigma_arg(sigma):

@@ -161,6 +161,15 @@ def test_gradient_does_not_depend_on_thread_count():
         assert runs[0][3] == r[3]
 
 
+def test_zero_threads_means_every_core_after_importing_torch():
+    # Importing PyTorch shrinks OpenMP's default team (to 1 with Debian's 1.13 on 2 cores),
+    # which the library's threads = 0 would inherit; infoflow.torch asks for every core.
+    import os
+    from infoflow.torch import _threads
+    assert _threads(0) == len(os.sched_getaffinity(0))
+    assert _threads(3) == 3
+
+
 def test_a_pruned_forward_gives_the_same_gradient():
     # The backward renormalises each query's weights in float64, so a forward that is low by
     # up to log(1 + tolerance) (pruning) gives the exact gradient all the same.
