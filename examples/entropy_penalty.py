@@ -136,7 +136,7 @@ def plot(rows, lambdas, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(lambdas) + 1, figsize=(4.2 * (len(lambdas) + 1), 4.0))
+    fig, axes = plt.subplots(1, len(lambdas) + 1, figsize=(4.4 * (len(lambdas) + 1), 4.0), constrained_layout=True)
     epochs = sorted({r["epoch"] for r in rows})
     norm = matplotlib.colors.LogNorm(vmin=max(1, epochs[0]), vmax=epochs[-1])
     for ax, lam in zip(axes, lambdas):
