@@ -21,8 +21,8 @@
 
 namespace infoflow::detail {
 
-// Terms whose exponent a_s + b_o - ||x_o - x_s||^2 / 2 is below this are 0 on every
-// backend. In the first sweep the owner's sum is at least e^-100 (log_density_backward
+// Terms whose exponent a_s + b_o - ||x_o - x_s||^2 / 2 is below this are 0 on the cpu
+// backends (the CUDA kernel keeps them: kernels/lse_backward.cu says why). In the first sweep the owner's sum is at least e^-100 (log_density_backward
 // checks it), so a dropped term is below 1e-250 of it; in the second each dropped term is
 // below 1e-295 |f_s| in absolute value. Kept, their products with the differences would
 // be subnormal numbers, which cost x86 cores ~100 cycles each: the SIMD sweep's d = 10

@@ -5,7 +5,9 @@
 // The same numerics as the cpu backend: float64 throughout (rows divided by sigma on the
 // host), direct differences, no running maximum (a and b carry the forward's log-sum-exp,
 // so partial sums over parts of the swept rows simply add), every pair evaluated; the m x n
-// matrix never exists (device memory O((m + n) d) plus the split partials below).
+// matrix never exists (device memory O((m + n) d) plus the split partials below). Unlike
+// the cpu sweeps, terms below e^kMinExponent are kept: subnormal numbers cost a GPU
+// nothing, and every form of the cut-off tried made ptxas spill in backward_sweep_kernel<2>.
 // Float64 rather than the forward's float32: the gradient is a weighted sum of differences
 // that cancels where an owner sits amid its neighbours, so it needs the differences'
 // relative precision, not only the exponent's.
@@ -51,11 +53,6 @@ constexpr std::size_t kMinSplitRows = 256;
 // The split partials take at most this much device memory.
 constexpr std::size_t kMaxPartialBytes = std::size_t{256} << 20;
 
-// f_s exp(e), 0 below kMinExponent as on the cpu backends (host/backward_sweep.hpp).
-__device__ __forceinline__ double term(double e, const double* __restrict__ f_swept, long long s) {
-  return e >= kMinExponent ? (f_swept != nullptr ? __ldg(f_swept + s) : 1.0) * exp(e) : 0.0;
-}
-
 // out (one split's partials, or the result): [S: n_owners | B: n_owners | A: n_owners x d].
 template <int R>
 __global__ void __launch_bounds__(kThreads) backward_sweep_kernel(
@@ -89,7 +86,7 @@ __global__ void __launch_bounds__(kThreads) backward_sweep_kernel(
         dist2 = fma(diff[r], diff[r], dist2);
       }
       for (int off = width / 2; off > 0; off /= 2) dist2 += __shfl_xor_sync(0xffffffffu, dist2, off, width);
-      const double t = term(__ldg(a_swept + s) + b - 0.5 * dist2, f_swept, s);
+      const double t = (f_swept != nullptr ? __ldg(f_swept + s) : 1.0) * exp(__ldg(a_swept + s) + b - 0.5 * dist2);
       s_sum += t;
       b_sum = fma(t, dist2, b_sum);
       if (want_a) {
@@ -115,7 +112,7 @@ __global__ void __launch_bounds__(kThreads) backward_sweep_kernel(
         dist2 = fma(diff, diff, dist2);
       }
       for (int off = width / 2; off > 0; off /= 2) dist2 += __shfl_xor_sync(0xffffffffu, dist2, off, width);
-      const double t = term(__ldg(a_swept + s) + b - 0.5 * dist2, f_swept, s);
+      const double t = (f_swept != nullptr ? __ldg(f_swept + s) : 1.0) * exp(__ldg(a_swept + s) + b - 0.5 * dist2);
       s_sum += t;
       b_sum = fma(t, dist2, b_sum);
       if (real && want_a) {

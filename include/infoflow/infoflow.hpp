@@ -156,8 +156,8 @@ struct LogDensityGradients {
 // The weights' gradient is the partial derivative with each w_j free, not kept on the
 // simplex: exp(-||q_i - c_j||^2 / (2 sigma^2)) / sum_k w_k exp(...), finite for w_j = 0 (a
 // softmax parameterisation gets the constrained gradient through its own chain rule).
-// Float64 on every backend, every pair evaluated (opt.tolerance is not used; terms below
-// e^-680 of a query's sum count as 0), memory O((m + n) d): opt.backend cpu (SIMD) or
+// Float64 on every backend, every pair evaluated (opt.tolerance is not used; on the cpu
+// backends terms below e^-680 of a query's sum count as 0), memory O((m + n) d): opt.backend cpu (SIMD) or
 // reference (scalar loops), each with opt.threads threads and a result that does not
 // depend on the thread count; cuda (or auto with a usable device: the kernels of
 // kernels/lse_backward.cu, on opt.cuda_device; queries and centres must fit in its
