@@ -34,7 +34,7 @@ struct EntropyArgs {
 
 std::string backend_detail(const EntropyResult& r, int threads) {
   if (r.backend != Backend::Cpu) return std::string(backend_name(r.backend));
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
   return "cpu (" + r.simd_target + ", " + std::to_string(nt) + " threads)";
 }
 

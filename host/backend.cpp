@@ -1,4 +1,7 @@
 // Backend names and the auto rule: cuda when a device answers, else cpu.
+#include <omp.h>
+
+#include <cstdlib>
 #include <string>
 
 #include "infoflow/infoflow.hpp"
@@ -29,6 +32,12 @@ bool cuda_available() { return detail::cuda_device_usable(nullptr); }
 std::string cuda_unavailable_reason() {
   std::string reason;
   return detail::cuda_device_usable(&reason) ? std::string() : reason;
+}
+
+int cpu_threads(int requested) {
+  if (requested > 0) return requested;
+  if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && *env != '\0') return omp_get_max_threads();
+  return omp_get_num_procs();
 }
 
 Backend resolve_backend(Backend requested) {

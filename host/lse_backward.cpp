@@ -90,7 +90,7 @@ namespace detail {
 void backward_sweep_reference(const BackwardSweep& p) {
   const std::size_t d = p.d, blocks = (p.n_owners + kOwnerBlock - 1) / kOwnerBlock;
   const double alpha = 1 / (2 * p.sigma * p.sigma), inv_s = 1 / p.sigma, inv_s2 = inv_s * inv_s;
-  const int nt = p.threads > 0 ? p.threads : omp_get_max_threads();
+  const int nt = cpu_threads(p.threads);
 #pragma omp parallel num_threads(nt)
   {
     std::vector<double> acc(kOwnerBlock * d), s(kOwnerBlock), b(kOwnerBlock);

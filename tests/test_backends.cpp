@@ -2,6 +2,7 @@
 // primes, non-multiples of every tile), d from 1 to 4096, sigma from 1e-4 to 1e3 times the
 // data scale. Tolerances are the accuracy contract of issue 3 and README "Accuracy".
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
@@ -154,6 +155,23 @@ TEST(BackendSelection, DeviceInputWithoutDeviceIsAResourceError) {
   } catch (const ResourceError& e) {
     EXPECT_NE(std::string(e.what()).find("CUDA backend unavailable"), std::string::npos) << e.what();
   }
+}
+
+// threads = 0 means every core, whatever OpenMP's process-wide default has been lowered to
+// by a library loaded beside infoflow (PyTorch lowers it at import); OMP_NUM_THREADS, the
+// user's own choice, stands.
+TEST(BackendSelection, ZeroThreadsIsEveryCoreUnlessTheUserSetOmpNumThreads) {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  const std::string saved = env ? env : "";
+  const int before = omp_get_max_threads();
+  unsetenv("OMP_NUM_THREADS");
+  omp_set_num_threads(1);  // what an earlier import did to the process
+  EXPECT_EQ(cpu_threads(0), omp_get_num_procs());
+  EXPECT_EQ(cpu_threads(3), 3);
+  setenv("OMP_NUM_THREADS", "1", 1);
+  EXPECT_EQ(cpu_threads(0), 1);
+  if (env) setenv("OMP_NUM_THREADS", saved.c_str(), 1); else unsetenv("OMP_NUM_THREADS");
+  omp_set_num_threads(before);
 }
 
 TEST(BackendSelection, NamesRoundTrip) {

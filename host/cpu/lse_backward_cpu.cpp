@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "backward_sweep.hpp"
+#include "infoflow/infoflow.hpp"
 
 #ifndef INFOFLOW_LSE_BACKWARD_CPU_ONCE
 #define INFOFLOW_LSE_BACKWARD_CPU_ONCE
@@ -174,7 +175,7 @@ void backward_sweep_cpu(const BackwardSweep& p) {
   const std::size_t lanes = HWY_DYNAMIC_DISPATCH(LanesF64)();
   const std::size_t chunks = (n + kChunkOwners - 1) / kChunkOwners;
   const double inv_s = 1 / p.sigma;
-  const int nt = p.threads > 0 ? p.threads : omp_get_max_threads();
+  const int nt = cpu_threads(p.threads);
 #pragma omp parallel num_threads(nt)
   {
     auto acc = hwy::AllocateAligned<double>(kBlockOwners * d * std::max<std::size_t>(lanes, 8));

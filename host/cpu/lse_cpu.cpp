@@ -470,7 +470,7 @@ void lse_cpu(const LseProblemF32& problem, SegmentsView seg, double* out, int th
       blocks.push_back({s, r, std::min(kBlockQueries, seg.query_offsets[s + 1] - r)});
     }
   }
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
   std::atomic<std::size_t> done{0};
   const auto report_every = std::max<std::size_t>(1, blocks.size() / 200);
 #pragma omp parallel num_threads(nt)

@@ -34,7 +34,7 @@ bool lse_cpu_pruned(const LseProblemF32& p, SegmentsView seg, double* out, int t
   const std::size_t whole_c[2] = {0, p.n}, whole_q[2] = {0, p.m}, d = p.d;
   if (seg.count == 0) seg = {whole_q, whole_c, 1};
   if (!pruning_can_pay(p, seg)) return false;
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
   const KdOrdered o = kd_ordered(p.queries, p.centers, p.log_weights, d, seg, kPruneQueries,
                                  kPruneTile, 1.0, nt);
   const PackedCenters pc = pack_centers(o.centers.data(), o.log_w.data(), d, seg.center_offsets,

@@ -44,7 +44,7 @@ std::vector<std::vector<double>> propagate(const Network& net, MatrixView<double
     std::vector<double> next(noisy ? rows * layer.out : 0);
     // Row blocks, so that the noise is drawn in batches (rng::normal_rows).
     constexpr std::size_t kRowBlock = 256;
-#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads())
+#pragma omp parallel num_threads(cpu_threads(threads))
     {
       std::vector<double> z(kRowBlock * layer.out);
 #pragma omp for schedule(static)

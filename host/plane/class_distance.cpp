@@ -80,7 +80,7 @@ double class_distance_ratio(MatrixView<double> s, Span<const std::int64_t> label
   // measure_checkpoint and the Python tracker print the same ratio for the same network.
   std::vector<double> row_same(m), row_diff(m);
   std::vector<std::size_t> row_n_same(m);
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(cpu_threads(0))
   for (std::size_t i = 0; i < m; ++i) {
     HWY_DYNAMIC_DISPATCH(detail::RowDistanceSums)(cols.data(), label.data(), m, stride, d, i, &row_same[i],
                                                   &row_diff[i], &row_n_same[i]);

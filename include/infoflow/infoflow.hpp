@@ -73,6 +73,12 @@ bool cuda_available();
 std::string cuda_unavailable_reason();
 // Resolves Auto to the backend that will run.
 Backend resolve_backend(Backend requested);
+// The cpu backend's team size for ComputeOptions::threads = requested: requested when
+// > 0; for 0, OMP_NUM_THREADS when the user set it, else every core this process may run
+// on. Not OpenMP's current default: a library loaded beside infoflow may have lowered it
+// for the whole process (PyTorch sets it to its physical-core count at import: 1 on a
+// 2-thread machine), and 0 promises every core.
+int cpu_threads(int requested);
 // The SIMD target the cpu backend dispatches to on this CPU ("AVX3_ZEN4", "AVX2", ...),
 // chosen at run time; EntropyResult::simd_target records it for the runs it served.
 std::string cpu_simd_target();
