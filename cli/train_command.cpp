@@ -1,7 +1,6 @@
 // `infoflow train`: trains a noisy fully connected network and, at chosen epochs, measures
-// every noisy layer: I(X;T_l) and I(Y;T_l) by sample propagation, the binning estimate
-// H(Bin(S_l)) and the cluster entropy of the noise-free representation S_l, with loss
-// and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints, through a
+// every noisy layer with the library's measure_checkpoint (infoflow/information_plane.hpp:
+// the SP estimates and the binning and clustering baselines), with loss and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints, through a
 // staging directory that replaces DIR only when the run completes (cli/run_dir.hpp).
 #include <unistd.h>
 
