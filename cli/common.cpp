@@ -139,6 +139,26 @@ void add_seed_option(CLI::App* sub, std::uint64_t& seed, const std::string& desc
   add_count_option(sub, "--seed", seed, 0, std::numeric_limits<std::uint64_t>::max(), description + " (0 to 2^64 - 1)");
 }
 
+void EstimatorFlags::apply(MutualInformationOptions& o) const {
+  o.resample_inputs = parse_input_resample(resample_inputs);
+  o.clip_at_zero = clip_at_zero, o.bias_correction = bias_correction, o.bounds = bounds;
+}
+
+void add_estimator_flags(CLI::App* sub, EstimatorFlags& f) {
+  sub->add_option("--resample-inputs", f.resample_inputs,
+                  "none | bootstrap: draw m inputs with replacement (seeded by --seed; train draws once for the "
+                  "whole run), each entry with its own passes, as the authors' code does; then I is of the "
+                  "resampled X, at most its H(X) < ln m")
+      ->capture_default_str();
+  sub->add_flag("--clip-at-zero", f.clip_at_zero, "report max(0, I) for every I, as the authors' code does");
+  sub->add_flag("--bias-correction", f.bias_correction,
+                "also the plug-in bias of each I and the debiased I, from K, K/2 and K/4 passes per input "
+                "extrapolated in 1/K (needs K >= 4; about 3x the time)");
+  sub->add_flag("--bounds", f.bounds,
+                "also lower <= I <= upper from the pairwise (Kolchinsky-Tracey) bounds of every term; costs n^2 "
+                "kernel evaluations per mixture of n centres, (m K)^2 for h(T_l) at l >= 2");
+}
+
 void check_tolerance_option(double tolerance) {
   if (!(tolerance >= 0 && tolerance < 1)) {
     throw InvalidArgument("--tolerance must be in [0, 1), got " + std::to_string(tolerance));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "infoflow/infoflow.hpp"
+#include "infoflow/network.hpp"
 
 namespace infoflow::cli {
 
@@ -58,6 +59,17 @@ double parse_real(const std::string& s, const std::string& name, double min, dou
 // Refuses an option given an empty string ("--backend ''"), which would otherwise read as
 // its default or as 0.
 void refuse_empty_values(const CLI::App& sub);
+
+// The estimator's options that mi and train share (docs/method.md#bootstrap-resample,
+// #bias-extrapolation, #bounds-on-the-information): one set of flags, one mapping.
+struct EstimatorFlags {
+  std::string resample_inputs = "none";
+  bool clip_at_zero = false, bias_correction = false, bounds = false;
+  bool any() const { return clip_at_zero || bias_correction || bounds || resample_inputs != "none"; }
+  // Sets them in o; InvalidArgument for an unknown --resample-inputs.
+  void apply(MutualInformationOptions& o) const;
+};
+void add_estimator_flags(CLI::App* sub, EstimatorFlags& f);
 
 // "1,3,5" -> {1, 3, 5}: positive integers, comma-separated; `option` names the flag in errors.
 std::vector<std::size_t> parse_positive_list(const std::string& s, const char* option);

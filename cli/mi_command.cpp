@@ -19,13 +19,12 @@ namespace {
 
 struct MiArgs {
   std::string model, inputs, labels, input_weights, activation, layers = "all", backend = "auto";
-  std::string resample_inputs = "none";
   double beta = 0, target_stderr = 0, tolerance = ComputeOptions{}.tolerance;
   std::uint64_t samples_per_input = 100, mc_samples_per_center = 0, mc_queries = 0;
   std::uint64_t seed = 0;
   int threads = 0;
   bool noisy_last = false, json = false, no_control_variate = false;
-  bool clip_at_zero = false, bias_correction = false, bounds = false;
+  EstimatorFlags estimator;
 };
 
 std::vector<std::size_t> parse_layers(const std::string& s) {
@@ -52,10 +51,7 @@ MutualInformationOptions options_from(const MiArgs& a) {
   o.compute.backend = parse_backend(a.backend);
   o.compute.threads = a.threads;
   o.compute.tolerance = a.tolerance;
-  o.resample_inputs = parse_input_resample(a.resample_inputs);
-  o.clip_at_zero = a.clip_at_zero;
-  o.bias_correction = a.bias_correction;
-  o.bounds = a.bounds;
+  a.estimator.apply(o);
   return o;
 }
 
@@ -211,17 +207,7 @@ Command add_mi_command(CLI::App& app) {
   sub->add_option("--activation", a->activation, "activation of every layer, overriding the file");
   sub->add_flag("--noisy-last-layer", a->noisy_last, "the last layer carries noise too");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator for every term");
-  sub->add_option("--resample-inputs", a->resample_inputs,
-                  "none | bootstrap: draw m inputs with replacement (seeded by --seed), each entry with its own "
-                  "passes, as the authors' code does; then I is of the resampled X, at most its H(X) < ln m")
-      ->capture_default_str();
-  sub->add_flag("--clip-at-zero", a->clip_at_zero, "report max(0, I) for every I, as the authors' code does");
-  sub->add_flag("--bias-correction", a->bias_correction,
-                "also the plug-in bias of each I and the debiased I, from K, K/2 and K/4 passes per input "
-                "extrapolated in 1/K (needs K >= 4; about 3x the time)");
-  sub->add_flag("--bounds", a->bounds,
-                "also lower <= I <= upper from the pairwise (Kolchinsky-Tracey) bounds of every term; costs n^2 "
-                "kernel evaluations per mixture of n centres, (m K)^2 for h(T_l) at l >= 2");
+  add_estimator_flags(sub, a->estimator);
   add_seed_option(sub, a->seed, "Philox seed");
   sub->add_option("--backend", a->backend, "auto | cpu | cuda | reference")->capture_default_str();
   add_threads_option(sub, a->threads);

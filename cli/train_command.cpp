@@ -42,7 +42,7 @@ constexpr std::uint64_t kMaxEpochs = 1000000000;
 constexpr std::uint64_t kMaxCheckpoints = 1000000;
 
 struct TrainArgs {
-  std::string preset, inputs, labels, layers, activation = "tanh", optimizer = "adam", track = "log:100", resample_inputs = "none";
+  std::string preset, inputs, labels, layers, activation = "tanh", optimizer = "adam", track = "log:100";
   std::string out, backend = "auto";
   double beta = 0.005, lr = 4e-4, momentum = 0, orthonormal_alpha = 1e-4, test_fraction = 0.2;
   double bin_size = 0, cluster_radius = 2, target_stderr = 0;
@@ -50,9 +50,9 @@ struct TrainArgs {
   std::uint64_t mc_queries = 0, mc_samples_per_center = 0;
   std::uint64_t seed = 0;
   int threads = 0;
-  bool orthonormal = false, force = false, no_estimate = false, shuffle_labels = false, clip_at_zero = false,
-       bias_correction = false, bounds = false, no_control_variate = false, test_fraction_given = false;
+  bool orthonormal = false, force = false, no_estimate = false, shuffle_labels = false, no_control_variate = false, test_fraction_given = false;
   bool momentum_given = false, orthonormal_alpha_given = false;
+  EstimatorFlags estimator;
   std::vector<std::string> argv;
 };
 
@@ -236,13 +236,14 @@ void validate(const TrainArgs& a) {
   parse_optimizer(a.optimizer);
   parse_activation(a.activation);
   parse_backend(a.backend);
-  parse_input_resample(a.resample_inputs);
+  MutualInformationOptions resample_checked;
+  a.estimator.apply(resample_checked);  // an unknown --resample-inputs, before training
   // Checked before training, not at the first checkpoint: the same rule as mi's.
-  if (a.bias_correction && a.samples_per_input < 4) {
+  if (a.estimator.bias_correction && a.samples_per_input < 4) {
     throw InvalidArgument("--bias-correction re-estimates from K/2 and K/4 passes per input, so it needs "
                           "--samples-per-input >= 4");
   }
-  if (a.no_estimate && (a.bias_correction || a.bounds || a.clip_at_zero || a.resample_inputs != "none")) {
+  if (a.no_estimate && a.estimator.any()) {
     throw InvalidArgument("--no-estimate skips the estimates that --resample-inputs, --clip-at-zero, "
                           "--bias-correction and --bounds apply to");
   }
@@ -315,8 +316,7 @@ int run_train(const TrainArgs& a) {
   mi_opt.target_stderr = a.target_stderr;
   mi_opt.control_variate = !a.no_control_variate;
   mi_opt.compute.backend = parse_backend(a.backend), mi_opt.compute.threads = a.threads;
-  mi_opt.resample_inputs = parse_input_resample(a.resample_inputs);
-  mi_opt.clip_at_zero = a.clip_at_zero, mi_opt.bias_correction = a.bias_correction, mi_opt.bounds = a.bounds;
+  a.estimator.apply(mi_opt);
   plane.estimate = !a.no_estimate;
   plane.bin_size = a.bin_size > 0 ? a.bin_size : 10 * a.beta;
   plane.cluster_radius = a.cluster_radius;
@@ -449,8 +449,8 @@ int run_train(const TrainArgs& a) {
                       {"mc_samples_per_center", a.mc_samples_per_center}, {"target_stderr", a.target_stderr},
                       {"seed", a.seed}, {"inputs", "all (train and test), uniform"},
                       {"control_variate", !a.no_control_variate},
-                      {"resample_inputs", a.resample_inputs}, {"clip_at_zero", a.clip_at_zero},
-                      {"bias_correction", a.bias_correction}, {"bounds", a.bounds},
+                      {"resample_inputs", a.estimator.resample_inputs}, {"clip_at_zero", a.estimator.clip_at_zero},
+                      {"bias_correction", a.estimator.bias_correction}, {"bounds", a.estimator.bounds},
                       {"bin_size", plane.bin_size}, {"cluster_radius", plane.cluster_radius * a.beta},
                       {"bins_over_observed_range", plane.num_bins},
                       {"cluster_measure", "entropy of single-linkage clusters of the noise-free S_l at distance < cluster_radius"},
@@ -522,17 +522,7 @@ Command add_train_command(CLI::App& app, int argc, char** argv) {
       ->default_str("10 beta");
   add_real_option(sub, "--cluster-radius", a->cluster_radius, 0, kMax, true, "cluster linkage distance in units of beta (> 0)");
   sub->add_flag("--no-control-variate", a->no_control_variate, "the plain Monte Carlo estimator");
-  sub->add_option("--resample-inputs", a->resample_inputs,
-                  "none | bootstrap: estimate on m inputs drawn with replacement (one draw for the run, seeded by "
-                  "--seed), each entry with its own passes, as the authors' code does")
-      ->capture_default_str();
-  sub->add_flag("--clip-at-zero", a->clip_at_zero, "report max(0, I) for every I, as the authors' code does");
-  sub->add_flag("--bias-correction", a->bias_correction,
-                "also each I's plug-in bias and debiased value (K, K/2, K/4 passes extrapolated in 1/K; about 3x "
-                "the estimation time)");
-  sub->add_flag("--bounds", a->bounds,
-                "also the pairwise (Kolchinsky-Tracey) lower and upper bounds of each I ((m K)^2 kernel "
-                "evaluations per layer >= 2)");
+  add_estimator_flags(sub, a->estimator);
   sub->add_flag("--shuffle-labels", a->shuffle_labels,
                 "random-label control: train on the labels in a seeded random permutation (the labels written and measured are those)");
   sub->add_flag("--no-estimate", a->no_estimate, "skip I(X;T)/I(Y;T) (binning, clustering and checkpoints only)");
