@@ -36,16 +36,20 @@ Snapshot snapshot(const fs::path& dir) {
 class Child {
  public:
   Child(const std::string& args, const fs::path& err) : err_(err) {
+    // The parent empties the stderr file before the fork: were the child to do it, a
+    // wait_for() right after the constructor could still read an earlier Child's output
+    // in the same file and signal a process that has not started yet.
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::setpgid(0, 0);
-      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int o = ::open("/dev/null", O_WRONLY);
       ::dup2(o, 1), ::dup2(e, 2);
       ::execl("/bin/sh", "sh", "-c", ("exec " + std::string(INFOFLOW_CLI_PATH) + " " + args).c_str(),
               static_cast<char*>(nullptr));
       ::_exit(127);
     }
+    ::close(e);
   }
   ~Child() {
     if (pid_ > 0 && !waited_) ::kill(pid_, SIGKILL), wait();
