@@ -39,6 +39,32 @@ std::vector<fs::path> entries_below(const fs::path& dir) {
   return out;
 }
 
+// fsync(2) on a file or directory; false (errno set) when it fails. A filesystem that
+// cannot sync a directory (EINVAL) has nothing to flush there, which is not a failure.
+bool sync_path(const fs::path& p, bool directory) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0 || (directory && errno == EINVAL);
+  const int e = errno;
+  ::close(fd);
+  errno = e;
+  return ok;
+}
+
+// Flushes every file and directory of the finished run to disk before it is renamed into
+// place. Without it a crash or power loss soon after the rename can leave D naming files
+// whose data never reached the disk (empty or short), and the previous run already gone:
+// the rename is atomic for the names only. Returns the path that failed, or empty.
+fs::path sync_tree(const fs::path& dir) {
+  for (const fs::path& rel : entries_below(dir)) {
+    const fs::path p = dir / rel;
+    const fs::file_status st = fs::symlink_status(p);
+    if (fs::is_symlink(st)) continue;
+    if (!sync_path(p, fs::is_directory(st))) return p;
+  }
+  return sync_path(dir, true) ? fs::path() : dir;
+}
+
 std::set<std::string> marker_files(const fs::path& dir, bool* valid) {
   *valid = false;
   std::set<std::string> files;
@@ -246,6 +272,16 @@ RunTransaction::~RunTransaction() {
   }
 }
 
+// The rename itself is durable only once the directory holding D is flushed. The run is in
+// place by now, so a failure here is a warning, not an error.
+void RunTransaction::sync_parent() const {
+  const fs::path parent = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
+  if (!sync_path(parent, true)) {
+    std::fprintf(stderr, "infoflow: warning: cannot flush %s to disk (%s); the run is in place\n", parent.c_str(),
+                 errno_text().c_str());
+  }
+}
+
 void RunTransaction::commit() {
   std::vector<std::string> files;
   for (const fs::path& p : entries_below(staging_)) {
@@ -261,6 +297,9 @@ void RunTransaction::commit() {
     committed_ = true;
     throw IoError("--out " + out_ + ": " + why + "; the finished run is kept in " + staging_.string());
   };
+  if (const fs::path failed = sync_tree(staging_); !failed.empty()) {
+    keep("cannot flush " + failed.string() + " to disk (" + errno_text() + ")");
+  }
   Inspection now;
   try {
     now = inspect(target_, out_, force_);
@@ -271,6 +310,7 @@ void RunTransaction::commit() {
     // rename(2) replaces an empty directory in one step.
     if (::rename(staging_.c_str(), target_.c_str()) != 0) keep("cannot rename the run into place (" + errno_text() + ")");
     committed_ = true;
+    sync_parent();
     return;
   }
   // Swap both names in one step, so D is never missing; the old run ends up at staging_.
@@ -288,6 +328,7 @@ void RunTransaction::commit() {
     }
   }
   committed_ = true;
+  sync_parent();
   if (!remove_own_files(old, now.ours)) {
     std::fprintf(stderr, "infoflow: the previous run's own files are removed; %s keeps the files infoflow did not write\n",
                  old.c_str());

@@ -10,6 +10,8 @@
 // - Two runs into one D: the second refuses at start (flock on D's lock file).
 // - Interrupted or failed: the staging directory is removed; a process killed outright
 //   leaves it, named .NAME.infoflow-staging-PID beside D, and the next run into D removes it.
+// - Durable: every file and directory of the run is fsync'ed before the swap and D's parent
+//   after it, so a power loss right after the swap cannot leave D naming empty files.
 #pragma once
 
 #include <filesystem>
@@ -28,11 +30,13 @@ class RunTransaction {
 
   const std::filesystem::path& staging() const { return staging_; }
   const std::filesystem::path& target() const { return target_; }
-  // Writes the marker and swaps the staging directory in as D; the previous run's own
-  // files are removed after the swap.
+  // Writes the marker, flushes the run to disk (fsync of every file and directory) and
+  // swaps the staging directory in as D; the previous run's own files are removed after
+  // the swap.
   void commit();
 
  private:
+  void sync_parent() const;
   std::string out_;                      // as given, for messages
   std::filesystem::path target_;         // D (symbolic links resolved)
   std::filesystem::path staging_, lock_path_;
