@@ -2,10 +2,11 @@
 // #numerical-error, #bias-extrapolation, #bounds-on-the-information): the authors'
 // bootstrap resample against the entropy of each draw and its mean over draws, clipping,
 // the numerical error bound against the float64 reference, the 1/K extrapolation of the
-// plug-in bias against closed forms, and the pairwise bounds of I against closed forms
-// and quadrature.
+// plug-in bias against closed forms, the pairwise bounds of I against closed forms
+// and quadrature, and --target-stderr against quadrature, reached and capped.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -212,6 +213,71 @@ TEST(SpClip, EveryIAtLeastZeroAndNothingElseChanges) {
     }
   }
   EXPECT_GE(negative, 8u) << "the case must have negative estimates to clip";
+}
+
+// Differential entropy of the 1-D mixture (1/n) sum_i N(c_i, beta^2) by the trapezoid rule
+// over +-12 beta beyond the centres (the density there is below 1e-31).
+double mixture_entropy_1d(const std::vector<double>& c, double beta) {
+  const double lo = *std::min_element(c.begin(), c.end()) - 12 * beta;
+  const double hi = *std::max_element(c.begin(), c.end()) + 12 * beta;
+  const std::size_t steps = 200000;
+  const double dx = (hi - lo) / steps, norm = 1 / (c.size() * beta * std::sqrt(2 * M_PI));
+  double h = 0;
+  for (std::size_t i = 0; i <= steps; ++i) {
+    const double t = lo + i * dx;
+    double p = 0;
+    for (double ci : c) p += std::exp(-0.5 * (t - ci) * (t - ci) / (beta * beta));
+    p *= norm;
+    if (p > 0) h -= (i == 0 || i == steps ? 0.5 : 1.0) * p * std::log(p) * dx;
+  }
+  return h;
+}
+
+// --target-stderr: queries double until every term's standard error is below the target;
+// an unreachable target stops at the cap of 2^24 queries per term and says so, with an
+// estimate that is still right within its (larger) error. 4 inputs x 2 passes in 1-D,
+// against quadrature of h(T) and h(T|X); no control variate, so the error is the plain
+// Monte Carlo one.
+struct TargetCase {
+  std::vector<double> s = {-1.0, -0.7, 0.0, 0.1, 0.8, 1.5, 2.0, 2.2};  // input x: rows 2x, 2x+1
+  double beta = 0.5;
+  double h_T() const { return mixture_entropy_1d(s, beta); }
+  double h_T_given_X() const {
+    double h = 0;
+    for (std::size_t x = 0; x < 4; ++x) h += mixture_entropy_1d({s[2 * x], s[2 * x + 1]}, beta) / 4;
+    return h;
+  }
+  LayerInformation run(double target) const {
+    MutualInformationOptions o;
+    o.beta = beta, o.target_stderr = target, o.control_variate = false, o.seed = 11;
+    o.compute.backend = Backend::Cpu;
+    return sample_information({s.data(), 8, 1}, 2, {}, o);
+  }
+};
+
+TEST(SpTargetStderr, DoublesTheQueriesUntilEveryTermIsBelowTheTarget) {
+  const TargetCase c;
+  const double target = 2e-3;
+  const LayerInformation l = c.run(target);
+  EXPECT_TRUE(l.target_stderr_met);
+  EXPECT_GT(l.mc_queries, 8192u) << "the default budget must not already meet the target";
+  EXPECT_LE(l.h_T_stderr_nats, target);
+  EXPECT_LE(l.h_T_given_X_stderr_nats, target);
+  EXPECT_NEAR(l.h_T_nats, c.h_T(), 4 * l.h_T_stderr_nats + 1e-5);
+  EXPECT_NEAR(l.h_T_given_X_nats, c.h_T_given_X(), 4 * l.h_T_given_X_stderr_nats + 1e-5);
+}
+
+TEST(SpTargetStderr, AnUnreachableTargetStopsAtTheCapAndSaysSo) {
+  const TargetCase c;
+  const double target = 1e-9;
+  const LayerInformation l = c.run(target);
+  EXPECT_FALSE(l.target_stderr_met);
+  EXPECT_GE(l.mc_queries, std::size_t{1} << 24);
+  EXPECT_LT(l.mc_queries, std::size_t{1} << 26) << "the doubling must stop at the cap";
+  EXPECT_GT(l.h_T_stderr_nats, target);
+  EXPECT_GT(l.h_T_stderr_nats, 0.0);
+  EXPECT_NEAR(l.h_T_nats, c.h_T(), 4 * l.h_T_stderr_nats + 1e-5);
+  EXPECT_NEAR(l.h_T_given_X_nats, c.h_T_given_X(), 4 * l.h_T_given_X_stderr_nats + 1e-5);
 }
 
 // numerical_error_nats bounds |fast - float64 reference| for every I the layer reports,
