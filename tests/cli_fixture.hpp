@@ -1,16 +1,21 @@
 // A fixture for end-to-end tests of the `infoflow` command: runs it with arguments,
-// captures stdout, stderr and the exit code, and writes input files in a per-test folder.
+// captures stdout, stderr and the exit code, and writes input files in a per-test folder;
+// and Child, the command started in the background for tests that signal it.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace infoflow::testing {
 
@@ -27,6 +32,72 @@ inline std::string slurp(const fs::path& p) {
   s << f.rdbuf();
   return s.str();
 }
+
+// infoflow started as a child process, so a test can signal it while it runs.
+class Child {
+ public:
+  Child(const std::string& args, const fs::path& err) : err_(err) {
+    // The parent empties the stderr file before the fork: were the child to do it, a
+    // wait_for() right after the constructor could still read an earlier Child's output
+    // in the same file and signal a process that has not started yet.
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      const int o = ::open("/dev/null", O_WRONLY);
+      ::dup2(o, 1), ::dup2(e, 2);
+      ::execl("/bin/sh", "sh", "-c", ("exec " + std::string(INFOFLOW_CLI_PATH) + " " + args).c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(e);
+  }
+  ~Child() {
+    if (pid_ > 0 && !waited_) ::kill(pid_, SIGKILL), wait();
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  // Waits (up to `seconds`) until stderr contains `text`.
+  bool wait_for(const std::string& text, double seconds = 20) const {
+    return poll([&] { return slurp(err_).find(text) != std::string::npos; }, seconds);
+  }
+  // Waits (up to `seconds`) until `p` exists.
+  bool wait_for_path(const fs::path& p, double seconds = 20) const {
+    return poll([&] { return fs::exists(p); }, seconds);
+  }
+  // A `train --out D` child has its signal handlers once its staging directory has
+  // checkpoints/ in it (cli/train_command.cpp): a signal before that would meet the
+  // default action, not the handler under test. Waiting for it, not for a fixed time, is
+  // what keeps a test of the handler from depending on how loaded the machine is.
+  bool wait_for_training(const fs::path& out, double seconds = 20) const {
+    const fs::path d = fs::weakly_canonical(out);  // the staging directory is beside D's real path
+    return wait_for_path(d.parent_path() / ("." + d.filename().string() + ".infoflow-staging-" + std::to_string(pid_)) /
+                             "checkpoints",
+                         seconds);
+  }
+  void signal(int sig) const { ::kill(pid_, sig); }
+  int wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string err() const { return slurp(err_); }
+
+ private:
+  template <class Done>
+  static bool poll(Done done, double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  pid_t pid_ = -1;
+  fs::path err_;
+  bool waited_ = false;
+};
 
 class Cli : public ::testing::Test {
  public:

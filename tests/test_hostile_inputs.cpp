@@ -32,52 +32,6 @@ Snapshot snapshot(const fs::path& dir) {
   return s;
 }
 
-// infoflow started as a child process, so a test can signal it while it runs.
-class Child {
- public:
-  Child(const std::string& args, const fs::path& err) : err_(err) {
-    // The parent empties the stderr file before the fork: were the child to do it, a
-    // wait_for() right after the constructor could still read an earlier Child's output
-    // in the same file and signal a process that has not started yet.
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      const int o = ::open("/dev/null", O_WRONLY);
-      ::dup2(o, 1), ::dup2(e, 2);
-      ::execl("/bin/sh", "sh", "-c", ("exec " + std::string(INFOFLOW_CLI_PATH) + " " + args).c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(e);
-  }
-  ~Child() {
-    if (pid_ > 0 && !waited_) ::kill(pid_, SIGKILL), wait();
-  }
-  // Waits (up to `seconds`) until stderr contains `text`.
-  bool wait_for(const std::string& text, double seconds = 20) const {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-      if (slurp(err_).find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-  void signal(int sig) const { ::kill(pid_, sig); }
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    waited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  std::string err() const { return slurp(err_); }
-
- private:
-  pid_t pid_ = -1;
-  fs::path err_;
-  bool waited_ = false;
-};
-
 class Hostile : public Cli {
  protected:
   // A finished run, fast: 3 epochs, no estimation.
@@ -237,7 +191,8 @@ TEST_F(Hostile, SecondInterruptExitsAtOnce) {
   const Snapshot before = snapshot(out);
   Child c(train_args(out, 2, 1000000, "--samples-per-input 100 --mc-queries 200000 --backend cpu") + " --force",
           dir_ / "err");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside the first checkpoint's estimate
+  // The first estimate (200,000 queries over 409,600 centres) lasts seconds to minutes.
+  ASSERT_TRUE(c.wait_for_training(out)) << c.err();
   c.signal(SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto t0 = std::chrono::steady_clock::now();

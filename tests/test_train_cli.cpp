@@ -316,14 +316,13 @@ TEST_F(TrainCli, CustomDataAndLinearActivation) {
 
 TEST_F(TrainCli, InterruptLeavesNoRun) {
   const fs::path out = dir_ / "int";
-  // SIGINT after 2 s of a run that would take minutes: it stops at the next epoch and
-  // removes its staging directory; --out never existed, so it still does not.
-  const std::string cmd = "timeout --preserve-status -s INT 2 " + std::string(INFOFLOW_CLI_PATH) +
-                          " train --preset szt --epochs 100000 --no-estimate --track log:2 --out " + out.string() +
-                          " >/dev/null 2>" + (dir_ / "err").string();
-  const int status = std::system(cmd.c_str());
-  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(dir_ / "err");
-  EXPECT_NE(slurp(dir_ / "err").find("interrupted after epoch"), std::string::npos) << slurp(dir_ / "err");
+  // SIGINT during a run that would take minutes: it stops at the next epoch and removes
+  // its staging directory; --out never existed, so it still does not.
+  Child c("train --preset szt --epochs 100000 --no-estimate --track log:2 --out " + out.string(), dir_ / "err");
+  ASSERT_TRUE(c.wait_for_training(out)) << c.err();
+  c.signal(SIGINT);
+  EXPECT_EQ(c.wait(), 130) << c.err();
+  EXPECT_NE(c.err().find("interrupted after epoch"), std::string::npos) << c.err();
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir_)) {
     EXPECT_EQ(e.path().filename().string().find("infoflow-staging"), std::string::npos) << e.path();
