@@ -65,15 +65,17 @@ class Child {
   bool wait_for_path(const fs::path& p, double seconds = 20) const {
     return poll([&] { return fs::exists(p); }, seconds);
   }
+  // The staging directory of a `train --out D` child (cli/run_dir.hpp), beside D's real path.
+  fs::path staging(const fs::path& out) const {
+    const fs::path d = fs::weakly_canonical(out);
+    return d.parent_path() / ("." + d.filename().string() + ".infoflow-staging-" + std::to_string(pid_));
+  }
   // A `train --out D` child has its signal handlers once its staging directory has
   // checkpoints/ in it (cli/train_command.cpp): a signal before that would meet the
   // default action, not the handler under test. Waiting for it, not for a fixed time, is
   // what keeps a test of the handler from depending on how loaded the machine is.
   bool wait_for_training(const fs::path& out, double seconds = 20) const {
-    const fs::path d = fs::weakly_canonical(out);  // the staging directory is beside D's real path
-    return wait_for_path(d.parent_path() / ("." + d.filename().string() + ".infoflow-staging-" + std::to_string(pid_)) /
-                             "checkpoints",
-                         seconds);
+    return wait_for_path(staging(out) / "checkpoints", seconds);
   }
   void signal(int sig) const { ::kill(pid_, sig); }
   int wait() {

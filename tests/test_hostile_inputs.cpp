@@ -191,8 +191,9 @@ TEST_F(Hostile, SecondInterruptExitsAtOnce) {
   const Snapshot before = snapshot(out);
   Child c(train_args(out, 2, 1000000, "--samples-per-input 100 --mc-queries 200000 --backend cpu") + " --force",
           dir_ / "err");
-  // The first estimate (200,000 queries over 409,600 centres) lasts seconds to minutes.
-  ASSERT_TRUE(c.wait_for_training(out)) << c.err();
+  // Epoch 1's checkpoint is written just before its estimate, which (200,000 queries over
+  // 409,600 centres) lasts seconds to minutes: both signals land inside it.
+  ASSERT_TRUE(c.wait_for_path(c.staging(out) / "checkpoints" / "epoch_00001.safetensors")) << c.err();
   c.signal(SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto t0 = std::chrono::steady_clock::now();
