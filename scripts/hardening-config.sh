@@ -1,9 +1,9 @@
 # Sourced by scripts/test-sanitizers.sh and scripts/fuzz.sh: the one configuration of the
 # clang sanitizer builds, so the ASan suite and the fuzzers share build-hardening/.
 # -O1 with line tables: a third faster to build than -O2 -g (1.9 vs 2.5 min here), the
-# suite no slower, and every report still has file:line. The CLI and the tests at -O0, 3x
-# faster to compile still, their run time being the library's (CMakeLists.txt says more,
-# at INFOFLOW_FRONT_END_COMPILE_OPTIONS). SIMD: AVX3, AVX2 and EMU128 only
+# suite no slower, and every report still has file:line. The CLI and the tests that drive
+# it at -O0, 3x faster to compile still, their run time being the library's (CMakeLists.txt
+# says more, at INFOFLOW_FRONT_END_COMPILE_OPTIONS). SIMD: AVX3, AVX2 and EMU128 only
 # (CMakeLists.txt, INFOFLOW_SIMD_DISABLED_TARGETS, says why that loses no vector width).
 configure_sanitized() {  # SANITIZERS DIR [more cmake arguments]
   local san=$1 dir=$2

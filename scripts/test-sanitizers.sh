@@ -38,9 +38,9 @@ cmake --build "$dir" -j"$(nproc)" --target infoflow_tests
 # - Figures: matplotlib runs in an uninstrumented Python; the CLI's side of `plot` (its
 #   argument and run checks) stays in, in PlotRuns.ArgumentsAreCheckedBeforeAnythingIsWritten.
 # - Statistical power: many estimates of code that smaller tests also run (bias_correction
-#   in SpClip and SpNumericalError's small cases, the bootstrap in SpBootstrap's other
-#   tests, target_stderr's doubling in SpTargetStderr.Doubles..., the reference backend in
-#   every other /reference test).
+#   in SpClip and MiCli.StatisticsOptionsReachJsonAndText, the bootstrap in SpBootstrap's
+#   other tests, target_stderr's doubling in SpTargetStderr.Doubles..., the numerical error
+#   in every estimate, the reference backend in every other /reference test).
 left_to_plain='^TrainCli\.(SameSeedSameFilesOtherSeedOtherResults|MetricsHaveTheDocumentedColumnsAndSaneValues|SztReachesTheStatedAccuracy|PlotWritesTheFigures)$'
 left_to_plain+='|^Hostile\.PlotOfADamagedRunIsOneLine$|^PlotRuns\.SeveralRunsGiveTheMedianAndBandInSummaryCsv$'
 left_to_plain+='|^SpBiasCorrection\.(RemovesMostOfThePlugInBiasOfSyntheticLayers|SmallNetworkMovesTowardsLargeK)$'
