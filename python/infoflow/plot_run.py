@@ -171,6 +171,13 @@ def band_statistics(values, band):
     return median, np.percentile(values, 25, axis=0), np.percentile(values, 75, axis=0)
 
 
+def epoch_axis(ax):
+    """Every figure's time axis: epochs on a log scale, with a light grid."""
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+
+
 def strict_number(path, where, col, v):
     """float(v), or an error naming where it is: a typo must not become a NaN in a median."""
     try:
@@ -413,12 +420,10 @@ def plot_runs(run_dirs, out_dir, formats, band="auto"):
             for j, l in enumerate(agg.layers):
                 ax.plot(ep, agg.median[col][j], "-o", ms=2.5, color=colors[l], label=f"layer {l} (d={agg.widths[l]})")
                 ax.fill_between(ep, agg.low[col][j], agg.high[col][j], color=colors[l], alpha=0.2, lw=0)
-            ax.set_xscale("log")
+            epoch_axis(ax)
             if log_y:
                 ax.set_yscale("log")
-            ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)
-            ax.grid(alpha=0.3)
 
         def legend(ax, **kw):
             handles, labels = ax.get_legend_handles_labels()
@@ -484,9 +489,7 @@ def plot_runs(run_dirs, out_dir, formats, band="auto"):
         axes[0].set_yscale("log")
         axes[1].set_ylabel("accuracy")
         for ax in axes:
-            ax.set_xscale("log")
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
+            epoch_axis(ax)
             legend(ax)
         fig.suptitle("training (noise-free evaluation), " + title)
         save(fig, "training")
@@ -619,9 +622,7 @@ def main(argv=None):
     radius = est.get("cluster_radius")
     axes[2].set_title("cluster entropy of S_l" + (f" (linkage < {radius:g})" if radius else ""))
     for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
+        epoch_axis(ax)
         if ln_m:
             ax.axhline(ln_m, color="gray", ls="--", lw=0.8)
     axes[0].set_ylabel("nats")
@@ -660,9 +661,7 @@ def main(argv=None):
     axes[1].set_yscale("log")
     axes[2].set_ylabel("same-class / different-class mean distance")
     for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
+        epoch_axis(ax)
     axes[0].legend(fontsize=8)
     fig.suptitle("clustering of the noise-free representations, " + title)
     save(fig, "clustering")
@@ -679,9 +678,7 @@ def main(argv=None):
         axes[1].plot(ep, column(history, "test_acc"), label="test")
         axes[1].set_ylabel("accuracy")
         for ax in axes:
-            ax.set_xscale("log")
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
+            epoch_axis(ax)
             ax.legend()
         fig.suptitle("training (noise-free evaluation), " + title)
         save(fig, "training")
