@@ -1,7 +1,8 @@
 // `infoflow train`: trains a noisy fully connected network and, at chosen epochs, measures
 // every noisy layer with the library's measure_checkpoint (infoflow/information_plane.hpp:
-// the SP estimates and the binning and clustering baselines), with loss and accuracy. Writes DIR/metrics.csv, history.csv, run.json and checkpoints, through a
-// staging directory that replaces DIR only when the run completes (cli/run_dir.hpp).
+// the SP estimates and the binning and clustering baselines), with loss and accuracy.
+// Writes DIR/metrics.csv, history.csv, run.json and checkpoints, through a staging
+// directory that replaces DIR only when the run completes (cli/run_dir.hpp).
 #include <unistd.h>
 
 #include <algorithm>
@@ -236,8 +237,7 @@ void validate(const TrainArgs& a) {
   parse_optimizer(a.optimizer);
   parse_activation(a.activation);
   parse_backend(a.backend);
-  MutualInformationOptions resample_checked;
-  a.estimator.apply(resample_checked);  // an unknown --resample-inputs, before training
+  parse_input_resample(a.estimator.resample_inputs);
   // Checked before training, not at the first checkpoint: the same rule as mi's.
   if (a.estimator.bias_correction && a.samples_per_input < 4) {
     throw InvalidArgument("--bias-correction re-estimates from K/2 and K/4 passes per input, so it needs "
