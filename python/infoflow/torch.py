@@ -306,8 +306,10 @@ def _threads(threads):
     """threads checked, with 0 (all cores) made explicit.
 
     Importing PyTorch sets OpenMP's default team size for the process to PyTorch's own
-    thread count (Debian's PyTorch 1.13 on this project's 2-core machines: 1), and the
-    library's 0 means that default: left as 0, every call would run on one core.
+    thread count (Debian's PyTorch 1.13 on this project's 2-core machines: 1). This was
+    written when the library's 0 meant that default; the library's cpu_threads(0) now
+    counts the cores itself, and differs from this only where the user set
+    OMP_NUM_THREADS (the library honours it, this does not).
     """
     t = _arrays.threads_value(threads)
     return t if t > 0 else max(1, min(len(os.sched_getaffinity(0)), 1024))
