@@ -211,8 +211,7 @@ def read_run_metrics(run_dir):
         for e in epochs:
             if (l, e) not in table:
                 raise RunError(path, f"has no row for layer {l} at epoch {e} (a run measures every layer at every tracked epoch)")
-    with open(path, newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f))
+    header = list(rows[0])  # each row is a dict in the file's column order
     return path, header, table, layers, epochs
 
 
